@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: Apache-2.0
+# podtuner: one non-recursive Makefile. `make help` lists the targets.
+#
+#   make                 build build/rel/podtuner
+#   make SANITIZE=address,undefined test   the suite under ASan+UBSan (build/san)
+#   make WERROR=0        do not treat warnings as errors
+
+SANITIZE ?=
+WERROR   ?= 1
+PREFIX   ?= /usr/local
+CC       ?= gcc
+O        := build/$(if $(SANITIZE),san,rel)
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+PKGS     := libmicrohttpd libcjson yaml-0.1 libcurl openssl gnutls zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wold-style-definition -Wwrite-strings -Wpointer-arith -Wvla -Wformat=2 \
+        -Wundef -Wimplicit-fallthrough
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+CFLAGS_ALL := -std=gnu11 -g -O2 $(WARN) -MMD -MP -D_GNU_SOURCE \
+              -DPT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lpthread -lm
+
+ifneq ($(SANITIZE),)
+CFLAGS_ALL  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
+LDFLAGS_ALL += -fsanitize=$(SANITIZE)
+else
+CFLAGS_ALL  += -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+endif
+
+# Every module but cli/main.c goes into one static library that the binary
+# and the unit tests link.
+LIB_SRC  := $(wildcard core/*.c webhook/*.c rebalancer/*.c) $(filter-out cli/main.c,$(wildcard cli/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o) $(O)/gen/embedded.o
+TEST_SRC := $(wildcard tests/unit/*_test.c)
+TEST_BIN := $(TEST_SRC:%.c=$(O)/%)
+POLICIES := $(sort $(wildcard policies/*.yaml))
+
+BIN := $(O)/podtuner
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
+.PHONY: all deps test unit integration vm demo bench bench-effect lint format clean install help image
+all: $(BIN)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC    $<')
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+# The shipped policies are compiled in, so the binary has a default set.
+$(O)/gen/embedded.S: $(POLICIES) scripts/embed.sh
+	@mkdir -p $(@D)
+	$(Q)scripts/embed.sh $(POLICIES) > $@
+$(O)/gen/embedded.o: $(O)/gen/embedded.S
+	$(Q)$(CC) -c -o $@ $<
+
+$(O)/libpodtuner.a: $(LIB_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BIN): $(O)/cli/main.o $(O)/libpodtuner.a
+	@$(if $(Q),echo '  LINK  $@')
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	@ln -sf $(notdir $(O))/podtuner build/podtuner-$(notdir $(O))
+
+$(O)/tests/unit/%_test: tests/unit/%_test.c $(O)/libpodtuner.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  TEST  $@')
+	$(Q)$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes $(LDFLAGS_ALL) -o $@ $< $(O)/libpodtuner.a $(LIBS)
+
+deps:
+	@scripts/deps.sh
+
+unit: $(TEST_BIN)
+test: deps all $(TEST_BIN)
+	@O=$(O) tests/run.sh
+
+demo: deps all
+	@O=$(O) scripts/demo.sh
+
+bench: deps all
+	@O=$(O) tests/bench/run.sh
+
+lint:
+	@scripts/lint.sh
+
+format:
+	clang-format -i $(wildcard core/*.[ch] webhook/*.[ch] rebalancer/*.[ch] cli/*.[ch] tests/unit/*.[ch])
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/podtuner
+
+clean:
+	rm -rf build
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+# V=1 shows the full commands.
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* podtuner: one binary, subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "version") == 0) {
+		printf("podtuner %s\n", PT_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "usage: podtuner <command> [options]\n");
+	return 2;
+}
