@@ -1,14 +1,59 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* podtuner: one binary, subcommands. */
+/* podtuner: one binary; the first argument picks the subcommand. */
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/json.h"
+#include "mutate.h"
+#include "policytest.h"
+#include "validate.h"
+
+struct command {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *summary;
+};
+
+static int version_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("podtuner %s\n", PT_VERSION);
+	return 0;
+}
+
+static const struct command commands[] = {
+	{"validate", validate_main, "check policy files (file:line:col errors)"},
+	{"mutate", mutate_main, "show what the policies do to a Pod, offline"},
+	{"test", policytest_main, "run policy test cases (" "podtuner-test.yaml" ")"},
+	{"version", version_main, "print the version"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: podtuner <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'podtuner <command> --help' describes a command.\n");
+}
+
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "version") == 0) {
-		printf("podtuner %s\n", PT_VERSION);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "usage: podtuner <command> [options]\n");
+	if (strcmp(argv[1], "--version") == 0)
+		return version_main(argc - 1, argv + 1);
+	json_init();
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].main(argc - 1, argv + 1);
+	fprintf(stderr, "podtuner: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
 	return 2;
 }

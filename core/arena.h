@@ -34,6 +34,9 @@ void *arena_alloc(struct arena *a, size_t n);
 /* A NUL-terminated copy of n bytes of s, owned by the arena, or NULL. */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 
+/* printf into the arena; returns the string or NULL when out of memory. */
+char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Whether p points into one of the arena's chunks. */
 bool arena_owns(const struct arena *a, const void *p);
 
