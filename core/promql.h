@@ -6,19 +6,28 @@
  *             | rangefn '(' selector '[' duration ']' ')'
  *             | 'histogram_quantile' '(' number ',' vector ')'
  *             | agg [by_clause] '(' vector ')' [by_clause]
+ *             | '(' vector ')'
  *   rangefn  := rate | increase | avg_over_time | max_over_time
  *             | min_over_time | sum_over_time | delta
  *   agg      := sum | max | min | avg
- *   by_clause:= ('by' | 'without') '(' label {',' label} ')'
+ *   by_clause:= ('by' | 'without') '(' [label {',' label} [',']] ')'
  *   selector := name ['{' [matcher {',' matcher} [',']] '}']
  *             | '{' matcher {',' matcher} [','] '}'
  *   matcher  := label ('=' | '!=' | '=~' | '!~') string
  *   cmp      := '>' | '>=' | '<' | '<=' | '==' | '!='
  *
- * Strings are "double" or 'single' quoted with Go escapes; regexes are
- * anchored (as in PromQL) and compiled as POSIX extended. The parser here
- * checks everything a policy file can get wrong; evaluation lives in the
- * node agent (rebalancer/eval). */
+ * Strings are "double" or 'single' quoted with Go escapes, or `raw`;
+ * durations are Prometheus' (y w d h m s ms, largest first); numbers are
+ * PromQL's (ints, floats, exponents, 0x hex, a leading 0 means octal, '_'
+ * between digits, Inf, NaN, a sign). Function names are case-sensitive,
+ * aggregators and by/without are not, as in PromQL. Regexes are anchored
+ * (as in PromQL) and compiled as POSIX extended; RE2-only syntax that POSIX
+ * would read differently is refused. Metric names are stored canonical
+ * (promtext_canonical_name). The parser checks everything a policy file can
+ * get wrong; evaluation lives in the node agent (rebalancer/eval).
+ *
+ * The tree is a chain: AGG and QUANTILE nodes have an arg; SELECTOR and
+ * RANGE_FN nodes are the leaves and hold the selector. */
 #ifndef PT_PROMQL_H
 #define PT_PROMQL_H
 
@@ -32,7 +41,8 @@
 /* Named limits on what one expression may contain. */
 #define PROMQL_MAX_LEN 4096
 #define PROMQL_MAX_DEPTH 16
-#define PROMQL_MAX_MATCHERS 16
+#define PROMQL_MAX_MATCHERS 16 /* per selector */
+#define PROMQL_MAX_GROUPING 16 /* labels in one by/without clause */
 #define PROMQL_MAX_RANGE_MS (24ULL * 3600 * 1000)
 
 enum promql_match_op { PROMQL_EQ, PROMQL_NE, PROMQL_RE, PROMQL_NRE };
@@ -44,6 +54,8 @@ struct promql_matcher {
 	regex_t re; /* compiled for PROMQL_RE / PROMQL_NRE only */
 };
 
+/* A matcher on __name__ other than '=' stays a matcher and is compared with
+ * the canonical name, so get("__name__") must return that. */
 struct promql_selector {
 	char *metric; /* canonical name (promtext_canonical_name); NULL if only matchers */
 	struct promql_matcher *matchers;
@@ -92,11 +104,14 @@ struct promql_expr {
 
 /* Parse src (NUL-terminated, at most PROMQL_MAX_LEN bytes). On success
  * *out is a heap object that is yours to promql_free. On failure returns
- * PT_SYNTAX or PT_LIMIT; e->col is the 1-based column of the problem and
- * e->msg says what was expected there ("expected ']' after range"), and
- * *out is untouched. */
+ * PT_SYNTAX, PT_LIMIT (a PROMQL_MAX_* limit), PT_INVALID (src NULL) or
+ * PT_NOMEM; e->col is the 1-based column (in characters) of the problem,
+ * e->line its 1-based line within src (1 unless src spans lines), e->file
+ * is empty, and e->msg says what was expected there ("expected ']' after
+ * range duration, found ')'"); *out is untouched. */
 enum pt_code promql_parse(const char *src, struct promql_expr **out, struct pt_error *e) PT_WUR;
 
+/* Free x and everything it holds. NULL is a no-op. */
 void promql_free(struct promql_expr *x);
 
 /* Whether a label set satisfies every matcher of sel (the metric name is
@@ -105,7 +120,8 @@ void promql_free(struct promql_expr *x);
 bool promql_selector_matches(const struct promql_selector *sel,
 			     const char *(*get)(void *ctx, const char *label), void *ctx);
 
-/* Apply a comparison. NaN never compares true. */
+/* Apply a comparison: v cmp threshold. NaN on either side never compares
+ * true, '!=' included. */
 bool promql_compare(enum promql_cmp cmp, double v, double threshold);
 
 #endif

@@ -15,6 +15,7 @@
 
 #define PROMTEXT_MAX_LABELS 32
 #define PROMTEXT_MAX_LABEL_VALUE 1024 /* longer values make the line bad */
+#define PROMTEXT_MAX_VALUE_LEN 128    /* longer sample values make the line bad */
 
 struct promtext_slice {
 	const char *p;
@@ -52,8 +53,19 @@ typedef bool (*promtext_filter_fn)(void *ctx, const char *name, size_t len);
  * Return false to stop parsing early. */
 typedef bool (*promtext_sample_fn)(void *ctx, const struct promtext_sample *s);
 
-/* Parse len bytes of data. Stops early only when the callback says so.
- * Returns PT_OK even when some lines were bad (see st->bad_lines). */
+/* Parse len bytes of data (need not be NUL-terminated). Stops early only
+ * when the callback says so, or at an OpenMetrics `# EOF` line. A line is
+ * bad when it breaks the grammar, has more than PROMTEXT_MAX_LABELS labels,
+ * a duplicate label name, a label value longer than
+ * PROMTEXT_MAX_LABEL_VALUE (after unescaping) or holding a NUL byte or
+ * invalid UTF-8, or a value that overflows a double; a line whose name the
+ * filter rejects is counted as skipped without being checked further.
+ * Timestamps are read as 0.0.4 int64 milliseconds. The callback and filter
+ * run on the caller's thread; on_sample may be NULL (count only). The
+ * parse allocates nothing; it uses about 34 KiB of stack (the scratch space
+ * for unescaped label values of one line). st may be
+ * NULL; otherwise it is overwritten. Returns PT_OK even when some lines were
+ * bad (see st->bad_lines), PT_INVALID only for data == NULL with len > 0. */
 enum pt_code promtext_parse(const char *data, size_t len, promtext_filter_fn filter,
 			    promtext_sample_fn on_sample, void *ctx, struct promtext_stats *st);
 
