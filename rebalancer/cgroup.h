@@ -226,7 +226,9 @@ struct cgroup {
 
 /* Open the directory at path (O_DIRECTORY). Every descriptor in *cg is -1
  * before anything can fail, so cgroup_release is always safe after a call.
- * PT_NOTFOUND/PT_PERM/PT_LIMIT... naming the path on failure. */
+ * On failure: PT_INVALID (empty path), PT_LIMIT (CGROUP_PATH_MAX bytes or
+ * more) or the code of open(2)'s errno (PT_NOTFOUND, PT_PERM, ...), with a
+ * message naming the path. */
 enum pt_code cgroup_open(struct cgroup *cg, const char *path, struct pt_error *e) PT_WUR;
 
 /* Close every descriptor. Safe twice, and after a failed cgroup_open. */
