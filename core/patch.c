@@ -258,7 +258,7 @@ enum pt_code patch_apply(cJSON *doc, const char *patch, size_t len, struct pt_er
 		if ((rc = apply_one(doc, op, e))) {
 			if (e) {
 				char m[sizeof e->msg];
-				snprintf(m, sizeof m, "patch[%d]: %s", i, e->msg);
+				snprintf(m, sizeof m, "patch[%d]: %.400s", i, e->msg);
 				memcpy(e->msg, m, sizeof m);
 			}
 			goto out;

@@ -960,7 +960,9 @@ out_restored:
 	buf_release(&c.rlimits);
 	return rc;
 out:
+	/* Mark the patch failed so patch_end cuts the buffer back. */
 	c.patch.err = c.patch.err ? c.patch.err : rc;
-	(void)patch_end(&c.patch);
+	if (patch_end(&c.patch) == PT_OK)
+		rc = PT_NOMEM; /* unreachable: err was set */
 	goto out_restored;
 }

@@ -81,6 +81,22 @@ static int test_checks;
 		return test_failures ? 1 : 0;                             \
 	}
 
+/* Remove a directory tree (test helper). */
+#include <ftw.h>
+#include <unistd.h>
+static inline int test_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static inline void test_rm_rf(const char *dir)
+{
+	nftw(dir, test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Read a whole file into a heap string (test helper; aborts on error). */
 static inline char *test_slurp(const char *path, size_t *len)
 {
