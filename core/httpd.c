@@ -35,9 +35,10 @@
 #include "log.h"
 
 #define DEFAULT_MAX_CONNECTIONS 1024
-/* Longer than client-go's 90 s IdleConnTimeout (k8s.io/apimachinery
- * util/net SetTransportDefaults), so the apiserver, not us, closes an idle
- * connection and never races a request against our close. */
+/* Longer than the apiserver's 90 s idle timeout (Go's
+ * http.DefaultTransport.IdleConnTimeout, applied by k8s.io/apimachinery
+ * util/net SetOldTransportDefaults), so the apiserver, not us, closes an
+ * idle connection and never races a request against our close. */
 #define DEFAULT_IDLE_S 120
 /* The apiserver's default webhook timeoutSeconds; it gives up after it. */
 #define DEFAULT_REQUEST_MS 10000
@@ -277,11 +278,11 @@ static enum pt_code cert_details(struct tls_pair *p, const char *path, struct pt
 	ret = gnutls_x509_crt_get_serial(crt, sbuf, &slen);
 	if (ret < 0 || slen == 0 || slen > (HTTPD_SERIAL_MAX - 1) / 2 + 1) {
 		rc = pt_error_set(err, PT_TLS, "cannot read the serial of TLS certificate '%s': %s (gnutls_x509_crt_get_serial)",
-				  path, ret < 0 ? gnutls_strerror(ret) : "longer than 32 bytes");
+				  path, ret < 0 ? gnutls_strerror(ret) : "longer than 20 bytes");
 		goto out;
 	}
 	if (slen > (HTTPD_SERIAL_MAX - 1) / 2 && sbuf[0] != 0) {
-		rc = pt_error_set(err, PT_TLS, "cannot read the serial of TLS certificate '%s': longer than 32 bytes",
+		rc = pt_error_set(err, PT_TLS, "cannot read the serial of TLS certificate '%s': longer than 20 bytes",
 				  path);
 		goto out;
 	}
@@ -464,7 +465,10 @@ static bool peer_gone(int fd)
 	return ioctl(fd, FIONREAD, &inq) == 0 && inq == 0;
 }
 
-/* Cuts connections that are past their deadline. It sleeps until the
+/* Cuts connections that are past their deadline. libmicrohttpd 0.9.75 has
+ * only an inactivity timeout, which every received byte renews
+ * (connection.c MHD_connection_handle_read -> MHD_update_last_activity_),
+ * so a client trickling bytes is never cut by it. It sleeps until the
  * earliest deadline but at most one tick, so that a new deadline (always
  * later than now + tick) never needs a wake-up call: requests make no
  * syscall for it. */
@@ -611,6 +615,18 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* MHD_OPTION_UNESCAPE_CALLBACK. libmicrohttpd turns "%00" into a NUL in
+ * the middle of the path, which would make "/mutate%00x" route as
+ * "/mutate"; such text is left escaped instead, so it routes nowhere. */
+static size_t on_unescape(void *cls, struct MHD_Connection *mc, char *s)
+{
+	(void)cls;
+	(void)mc;
+	if (strstr(s, "%00"))
+		return strlen(s);
+	return MHD_http_unescape(s);
+}
+
 /* MHD_LogCallback; MHD formats only through it, and only at debug level is
  * anything formatted, so a flood of bad requests costs no log writes. */
 __attribute__((format(printf, 2, 0)))
@@ -715,7 +731,14 @@ static enum MHD_Result dispatch(struct httpd *s, struct conn *c, struct MHD_Conn
 	    (resp.content_type && !header_ok("Content-Type", resp.content_type)) ||
 	    (resp.header_name && !header_ok(resp.header_name, resp.header_value)) ||
 	    (resp.body_len && !resp.body)) {
-		log_msg(LOG_ERROR, "handler gave an invalid response");
+		struct log_line l;
+
+		if (log_begin(&l, LOG_ERROR, "handler gave an invalid response")) {
+			log_str(&l, "method", method);
+			log_str(&l, "path", path);
+			log_int(&l, "status", resp.status);
+			log_end(&l);
+		}
 		return reject(s, mc, 500, E500, NULL, NULL);
 	}
 	if (queue(s, mc, resp.status, resp.content_type, resp.body, resp.body_len,
@@ -955,7 +978,7 @@ static enum pt_code parse_listen(const char *spec, struct sockaddr_storage *ss, 
 
 static enum pt_code open_listener(struct httpd *s, const char *spec, bool *ipv6, struct pt_error *err)
 {
-	struct sockaddr_storage ss, bound;
+	struct sockaddr_storage ss = {0}, bound = {0};
 	socklen_t sslen = 0, blen = sizeof bound;
 	enum pt_code rc;
 	int one = 1, zero = 0;
@@ -1206,6 +1229,7 @@ enum pt_code httpd_start(const struct httpd_config *cfg, struct httpd **out, str
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s};
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)on_unescape, s};
 	/* MHD's pool needs a size above 1; 1 is its plain internal thread. */
 	if (threads > 1)
 		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};

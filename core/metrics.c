@@ -218,8 +218,8 @@ static enum pt_code add_series(struct metrics *m, enum kind kind, const char *na
 	if (help && strlen(help) > METRICS_HELP_MAX)
 		return pt_error_set(err, PT_LIMIT, "help of metric '%s' exceeds %d bytes", name,
 				    METRICS_HELP_MAX);
-	if ((rc = render_labels(name, labels, kind == K_HISTOGRAM, &lab, err)))
-		return rc;
+	if ((rc = render_labels(name, labels, kind == K_HISTOGRAM, &lab, err)) || !lab)
+		return rc ? rc : PT_NOMEM;
 	if (help) {
 		struct buf b;
 
@@ -301,7 +301,7 @@ enum pt_code metrics_counter_new(struct metrics *m, const char *name, const char
 				 const char *const *labels, struct metrics_counter **out,
 				 struct pt_error *err)
 {
-	struct series *s;
+	struct series *s = NULL;
 	enum pt_code rc = add_series(m, K_COUNTER, name, help, labels, sizeof **out, NULL, 0, &s,
 				      err);
 
@@ -314,7 +314,7 @@ enum pt_code metrics_gauge_new(struct metrics *m, const char *name, const char *
 			       const char *const *labels, struct metrics_gauge **out,
 			       struct pt_error *err)
 {
-	struct series *s;
+	struct series *s = NULL;
 	enum pt_code rc = add_series(m, K_GAUGE, name, help, labels, sizeof **out, NULL, 0, &s,
 				      err);
 
@@ -328,7 +328,7 @@ enum pt_code metrics_histogram_new(struct metrics *m, const char *name, const ch
 				   size_t n_bounds, struct metrics_histogram **out,
 				   struct pt_error *err)
 {
-	struct series *s;
+	struct series *s = NULL;
 	enum pt_code rc;
 
 	if (n_bounds == 0 || n_bounds > METRICS_BUCKETS_MAX)

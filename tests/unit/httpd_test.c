@@ -646,6 +646,14 @@ static void test_routing(void)
 	CHECK_CONTAINS(r.body, "takes no request body");
 	resp_free(&r);
 
+	/* an escaped NUL does not cut the path short; other escapes work */
+	REQ("GET /healthz%00x HTTP/1.1\r\nHost: t\r\n\r\n");
+	CHECK_INT(r.status, 404);
+	resp_free(&r);
+	REQ("GET /health%7a HTTP/1.1\r\nHost: t\r\n\r\n");
+	CHECK_INT(r.status, 200);
+	resp_free(&r);
+
 	REQ("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Probe: yes\r\n\r\n");
 	CHECK_INT(r.status, 200);
 	CHECK_STR(r.body, "probe\n");
@@ -670,12 +678,12 @@ static void test_routing(void)
 #undef REQ
 
 	httpd_stats(s, &st);
-	CHECK_INT(st.not_found, 1);
+	CHECK_INT(st.not_found, 2);
 	CHECK_INT(st.bad_method, 2);
 	CHECK_INT(st.bad_media_type, 2);
 	CHECK_INT(st.too_large, 1);
 	CHECK_INT(st.bad_request, 1);
-	CHECK_INT(st.requests, 6);
+	CHECK_INT(st.requests, 7);
 	CHECK_INT(httpd_stop(s, 1000), PT_OK);
 }
 
@@ -723,6 +731,73 @@ static void test_keepalive(void)
 	httpd_stats(s, &st);
 	CHECK_INT(st.connections, 1);
 	CHECK_INT(st.requests, 8);
+	CHECK_INT(httpd_stop(s, 1000), PT_OK);
+}
+
+static void test_connection_limits(void)
+{
+	struct httpd_config c = base_cfg();
+	struct httpd *s;
+	struct http_resp r;
+	int a, b, third;
+
+	/* per IP: the third connection from 127.0.0.1 is closed at once */
+	c.per_ip_connections = 2;
+	s = start(&c);
+	a = tcp_connect(httpd_port(s));
+	b = tcp_connect(httpd_port(s));
+	sleep_ms(50);
+	third = tcp_connect(httpd_port(s));
+	CHECK(third >= 0);
+	CHECK(peer_closed(third, 1));
+	close(third);
+	close(a);
+	sleep_ms(50);
+	CHECK(healthy(httpd_port(s))); /* a slot is free again */
+	close(b);
+	CHECK_INT(httpd_stop(s, 1000), PT_OK);
+
+	/* in all: the third waits (in the backlog) until a slot frees */
+	c = base_cfg();
+	c.threads = 1;
+	c.max_connections = 2;
+	s = start(&c);
+	a = tcp_connect(httpd_port(s));
+	b = tcp_connect(httpd_port(s));
+	sleep_ms(50);
+	third = tcp_connect(httpd_port(s));
+	CHECK(send_str(third, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+	CHECK(!peer_closed(third, 0.3));
+	{
+		char ch;
+
+		CHECK(recv(third, &ch, 1, MSG_DONTWAIT) < 0); /* no answer yet */
+	}
+	close(a);
+	read_resp(third, &r);
+	CHECK_INT(r.status, 200);
+	resp_free(&r);
+	close(third);
+	close(b);
+	CHECK_INT(httpd_stop(s, 1000), PT_OK);
+
+	/* idle timeout: an idle kept-alive connection is closed */
+	c = base_cfg();
+	c.idle_timeout_s = 1;
+	s = start(&c);
+	a = tcp_connect(httpd_port(s));
+	send_str(a, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(a, &r);
+	CHECK_INT(r.status, 200);
+	resp_free(&r);
+	{
+		double t0 = now_s();
+
+		CHECK(peer_closed(a, 3));
+		if (!(now_s() - t0 > 0.5 && now_s() - t0 < 2.5))
+			TFAIL("idle connection closed after %.2f s, want about 1 s", now_s() - t0);
+	}
+	close(a);
 	CHECK_INT(httpd_stop(s, 1000), PT_OK);
 }
 
@@ -1469,6 +1544,7 @@ static void teardown(void)
 	run(argv, NULL);
 }
 
-TEST_MAIN(setup, test_config_errors, test_routing, test_keepalive, test_body_limits,
+TEST_MAIN(setup, test_config_errors, test_routing, test_keepalive, test_connection_limits,
+	  test_body_limits,
 	  test_bad_clients, test_slowloris, test_graceful_stop, test_tls, test_tls_reload,
 	  test_ipv6, teardown)
