@@ -7,6 +7,7 @@
 #include "mutate.h"
 #include "policytest.h"
 #include "validate.h"
+#include "webhook_cmd.h"
 
 struct command {
 	const char *name;
@@ -26,6 +27,7 @@ static const struct command commands[] = {
 	{"validate", validate_main, "check policy files (file:line:col errors)"},
 	{"mutate", mutate_main, "show what the policies do to a Pod, offline"},
 	{"test", policytest_main, "run policy test cases (" "podtuner-test.yaml" ")"},
+	{"webhook", webhook_cmd_main, "serve the mutating admission webhook (HTTPS)"},
 	{"version", version_main, "print the version"},
 };
 

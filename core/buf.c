@@ -11,11 +11,19 @@ void buf_init(struct buf *b, size_t max)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	b->max = max;
+	b->arena = NULL;
+}
+
+void buf_init_arena(struct buf *b, struct arena *a, size_t max)
+{
+	buf_init(b, max);
+	b->arena = a;
 }
 
 void buf_release(struct buf *b)
 {
-	free(b->data);
+	if (!b->arena)
+		free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
@@ -42,9 +50,15 @@ enum pt_code buf_reserve(struct buf *b, size_t n)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (cap > b->max + 1)
 		cap = b->max + 1;
-	p = realloc(b->data, cap);
-	if (!p)
+	if (b->arena) {
+		/* The old block stays in the arena until it is reset. */
+		if (!(p = arena_alloc(b->arena, cap)))
+			return PT_NOMEM;
+		if (b->len)
+			memcpy(p, b->data, b->len + 1);
+	} else if (!(p = realloc(b->data, cap))) {
 		return PT_NOMEM;
+	}
 	b->data = p;
 	b->cap = cap;
 	return PT_OK;

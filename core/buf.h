@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "err.h"
 
 struct buf {
@@ -16,10 +17,16 @@ struct buf {
 	size_t len;
 	size_t cap;
 	size_t max; /* the most bytes the buffer may hold, NUL excluded */
+	struct arena *arena; /* non-NULL: storage comes from this arena */
 };
 
 /* Set up an empty buffer that may grow to max bytes. Allocates nothing. */
 void buf_init(struct buf *b, size_t max);
+
+/* As buf_init, but the storage comes from a (a request's arena), so it
+ * dies with the arena (buf_release only forgets it; buf_detach must not
+ * be used). */
+void buf_init_arena(struct buf *b, struct arena *a, size_t max);
 
 /* Free the storage; the buffer is empty and usable again. */
 void buf_release(struct buf *b);

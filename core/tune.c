@@ -883,6 +883,58 @@ static const char *truthy(const char *v)
 	return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) ? v : NULL;
 }
 
+/* Pod-level facts every container decision needs. */
+static void pod_context(struct ctx *c)
+{
+	const struct tune_input *in = c->in;
+
+	c->labels = json_path(in->pod, "metadata", "labels", NULL);
+	c->annotations = json_path(in->pod, "metadata", "annotations", NULL);
+	c->ns = in->namespace && *in->namespace ? in->namespace : json_get_str(json_get(in->pod, "metadata"), "namespace");
+	if (!c->ns || !*c->ns)
+		c->ns = "default";
+	c->runtime_class = json_get_str(json_get(in->pod, "spec"), "runtimeClassName");
+}
+
+static const char *pod_skipped(const struct ctx *c)
+{
+	if (map_str(c->annotations, TUNE_ANN_MIRROR))
+		return "mirror pod (static pods cannot be changed through the API)";
+	if (truthy(map_str(c->annotations, TUNE_ANN_SKIP)) || truthy(map_str(c->labels, TUNE_ANN_SKIP)))
+		return "opted out with " TUNE_ANN_SKIP "=true";
+	return NULL;
+}
+
+const struct policy *tune_match(const struct tune_input *in, const char *container, struct arena *a)
+{
+	static const char *const lists[] = {"containers", "initContainers"};
+	struct tune_result res = {0};
+	struct ctx c = {.in = in, .a = a, .res = &res};
+	struct tune_input quiet = *in;
+	const cJSON *ct;
+
+	quiet.explain = false;
+	c.in = &quiet;
+	if (!cJSON_IsObject(in->pod))
+		return NULL;
+	pod_context(&c);
+	if (pod_skipped(&c))
+		return NULL;
+	for (int l = 0; l < 2; l++) {
+		cJSON_ArrayForEach(ct, json_path(in->pod, "spec", lists[l], NULL)) {
+			struct tune_container tc = {0};
+			const char *image = json_get_str(ct, "image");
+
+			tc.name = json_get_str(ct, "name");
+			if (!tc.name || strcmp(tc.name, container) != 0)
+				continue;
+			tc.runtime = detect_runtime(&c, tc.name, &tc.runtime_source);
+			return choose(&c, &tc, image ? image : "");
+		}
+	}
+	return NULL;
+}
+
 enum pt_code tune_pod(const struct tune_input *in, struct arena *a, struct buf *patch, struct tune_result *out,
 		      struct pt_error *e)
 {
@@ -895,11 +947,7 @@ enum pt_code tune_pod(const struct tune_input *in, struct arena *a, struct buf *
 	c.res = &res;
 	if (!cJSON_IsObject(in->pod))
 		return pt_error_set(e, PT_INVALID, "the object is not a JSON object");
-	c.labels = json_path(in->pod, "metadata", "labels", NULL);
-	c.annotations = json_path(in->pod, "metadata", "annotations", NULL);
-	c.ns = in->namespace && *in->namespace ? in->namespace : json_get_str(json_get(in->pod, "metadata"), "namespace");
-	if (!c.ns || !*c.ns)
-		c.ns = "default";
+	pod_context(&c);
 	spec = json_get(in->pod, "spec");
 	if (!cJSON_IsObject(spec))
 		return pt_error_set(e, PT_INVALID, "the Pod has no spec object");
@@ -909,7 +957,6 @@ enum pt_code tune_pod(const struct tune_input *in, struct arena *a, struct buf *
 		return pt_error_set(e, PT_INVALID, "spec.containers is %s", lists[0] ? "not an array" : "missing");
 	if (lists[1] && !cJSON_IsArray(lists[1]) && !cJSON_IsNull(lists[1]))
 		return pt_error_set(e, PT_INVALID, "spec.initContainers is not an array");
-	c.runtime_class = json_get_str(spec, "runtimeClassName");
 	n_total = (size_t)cJSON_GetArraySize(lists[0]) + (size_t)cJSON_GetArraySize(lists[1]);
 	if (n_total > TUNE_MAX_CONTAINERS)
 		return pt_error_set(e, PT_LIMIT, "the Pod has %zu containers, more than the limit of %d", n_total,
@@ -919,11 +966,7 @@ enum pt_code tune_pod(const struct tune_input *in, struct arena *a, struct buf *
 	buf_init(&c.tuned, TUNE_MAX_ANN_BYTES);
 	buf_init(&c.rlimits, TUNE_MAX_ANN_BYTES);
 
-	if (map_str(c.annotations, TUNE_ANN_MIRROR))
-		res.skipped = "mirror pod (static pods cannot be changed through the API)";
-	else if (truthy(map_str(c.annotations, TUNE_ANN_SKIP)) || truthy(map_str(c.labels, TUNE_ANN_SKIP)))
-		res.skipped = "opted out with " TUNE_ANN_SKIP "=true";
-	if (res.skipped)
+	if ((res.skipped = pod_skipped(&c)))
 		goto finish;
 
 	res.containers = arena_alloc(a, (n_total ? n_total : 1) * sizeof *res.containers);

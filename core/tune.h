@@ -80,6 +80,14 @@ struct tune_input {
 enum pt_code tune_pod(const struct tune_input *in, struct arena *a, struct buf *patch,
 		      struct tune_result *out, struct pt_error *e) PT_WUR;
 
+/* The policy that wins for the container named `container` of in->pod
+ * (containers and initContainers), decided exactly as tune_pod decides it,
+ * including the pod-level skips (mirror pods, opt-out). NULL when none
+ * matches, the pod is skipped, or there is no such container. a holds
+ * scratch memory for the call. Used by the node agent, which must agree
+ * with the webhook on which policy owns a container. */
+const struct policy *tune_match(const struct tune_input *in, const char *container, struct arena *a);
+
 const char *tune_action_name(enum tune_action a);
 
 #endif
