@@ -6,20 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/buf.h"
 #include "../core/fileio.h"
 #include "../core/json.h"
 #include "../core/yaml.h"
 
 enum pt_code input_read_objects(const char *path, cJSON **docs, struct pt_error *e)
 {
-	char *data = NULL;
+	struct buf in;
+	char *data;
 	size_t len, i = 0;
 	struct ystream *ys = NULL;
 	cJSON *arr = NULL, *one;
 	enum pt_code rc;
 
-	if ((rc = fileio_read(path, INPUT_MAX_BYTES, &data, &len, e)))
+	buf_init(&in, INPUT_MAX_BYTES);
+	if ((rc = fileio_read(path, INPUT_MAX_BYTES, &in, e)))
 		return rc;
+	data = in.data ? in.data : (char *)"";
+	len = in.len;
 	while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
 		i++;
 	if (!(arr = cJSON_CreateArray())) {
@@ -50,8 +55,8 @@ enum pt_code input_read_objects(const char *path, cJSON **docs, struct pt_error 
 	arr = NULL;
 out:
 	cJSON_Delete(arr);
-	yaml_free(ys);
-	free(data);
+	yaml_stream_free(ys);
+	buf_release(&in);
 	return rc;
 }
 

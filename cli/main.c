@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/json.h"
+#include "certgen.h"
 #include "mutate.h"
 #include "policytest.h"
 #include "validate.h"
@@ -27,6 +28,7 @@ static const struct command commands[] = {
 	{"validate", validate_main, "check policy files (file:line:col errors)"},
 	{"mutate", mutate_main, "show what the policies do to a Pod, offline"},
 	{"test", policytest_main, "run policy test cases (" "podtuner-test.yaml" ")"},
+	{"certgen", certgen_main, "create the webhook's CA and serving certificate"},
 	{"webhook", webhook_cmd_main, "serve the mutating admission webhook (HTTPS)"},
 	{"version", version_main, "print the version"},
 };

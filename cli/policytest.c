@@ -308,7 +308,7 @@ static int run_file(const char *file, struct counts *n)
 		}
 		rc |= run_doc(file, d, n);
 	}
-	yaml_free(ys);
+	yaml_stream_free(ys);
 	return rc;
 }
 

@@ -1,96 +1,114 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* File helpers. Reads stop one byte past the cap, so a huge or endless
- * input (a FIFO, /dev/zero) costs at most max+1 bytes. */
+/* Capped reads and atomic writes. EINTR is retried; short writes are
+ * completed; every failure names the file and the call that failed. */
 #include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum pt_code fileio_read(const char *path, size_t max, char **out, size_t *len, struct pt_error *e)
+enum pt_code fileio_read(const char *path, size_t max, struct buf *out, struct pt_error *e)
 {
-	bool is_stdin = strcmp(path, "-") == 0;
-	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-	size_t cap = 0, n = 0;
-	char *p = NULL;
+	size_t start = out->len;
 	enum pt_code rc = PT_OK;
+	struct stat st;
+	int fd, err;
 
+	bool is_stdin = strcmp(path, "-") == 0;
+
+	fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return pt_error_sys(e, errno, "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		rc = pt_error_sys(e, errno, "cannot stat '%s'", path);
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = pt_error_sys(e, EISDIR, "cannot read '%s'", path);
+		goto out;
+	}
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
+		rc = pt_error_set(e, PT_LIMIT, "cannot read '%s': %jd bytes exceed the limit of %zu",
+				  path, (intmax_t)st.st_size, max);
+		goto out;
+	}
 	for (;;) {
-		ssize_t r;
+		char chunk[8192];
+		ssize_t n = read(fd, chunk, sizeof chunk);
 
-		/* Keep room for one more byte and the NUL; the cap of max+2
-		 * lets a read show that the input goes past max. */
-		if (n + 1 >= cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			char *q;
-
-			if (ncap > max + 2)
-				ncap = max + 2;
-			if (!(q = realloc(p, ncap))) {
-				rc = pt_error_set(e, PT_NOMEM, "cannot read '%s': out of memory", path);
-				goto out;
-			}
-			p = q;
-			cap = ncap;
-		}
-		r = read(fd, p + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			rc = pt_error_sys(e, errno, "cannot read '%s'", path);
+		if (n < 0) {
+			err = errno;
+			rc = pt_error_sys(e, err, "cannot read '%s'", path);
 			goto out;
 		}
-		if (r == 0)
+		if (n == 0)
 			break;
-		n += (size_t)r;
-		if (n > max) {
-			rc = pt_error_set(e, PT_LIMIT, "'%s' is larger than %zu bytes", path, max);
+		/* The file may grow between fstat and read: the cap holds. */
+		if (out->len - start + (size_t)n > max) {
+			rc = pt_error_set(e, PT_LIMIT, "cannot read '%s': more than %zu bytes", path, max);
+			goto out;
+		}
+		if ((rc = buf_append(out, chunk, (size_t)n))) {
+			pt_error_set(e, rc, "cannot read '%s': %s", path, pt_strerror(rc));
 			goto out;
 		}
 	}
-	p[n] = '\0';
-	*out = p;
-	if (len)
-		*len = n;
-	p = NULL;
 out:
-	free(p);
+	if (rc != PT_OK && out->data) {
+		out->len = start;
+		out->data[start] = '\0';
+	}
 	if (!is_stdin)
 		close(fd);
 	return rc;
 }
 
-enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len, unsigned mode, struct pt_error *e)
+static enum pt_code write_all(int fd, const char *p, size_t len, const char *path, struct pt_error *e)
 {
-	char tmp[4096], dir[4096];
-	const char *p = data;
-	int fd = -1, dfd = -1;
-	enum pt_code rc = PT_OK;
-	size_t off = 0;
+	while (len) {
+		ssize_t n = write(fd, p, len);
 
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-		return pt_error_set(e, PT_LIMIT, "path '%s' is too long", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return pt_error_sys(e, errno, "cannot create '%s'", tmp);
-	while (off < len) {
-		ssize_t w = write(fd, p + off, len - off);
-		if (w < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (w < 0) {
-			rc = pt_error_sys(e, errno, "cannot write '%s'", tmp);
-			goto out;
-		}
-		off += (size_t)w;
+		if (n < 0)
+			return pt_error_sys(e, errno, "cannot write '%s'", path);
+		p += n;
+		len -= (size_t)n;
 	}
+	return PT_OK;
+}
+
+enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+				 struct pt_error *e)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	enum pt_code rc = PT_OK;
+	const char *slash;
+	int fd = -1, dfd = -1;
+	bool linked = false;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
+		return pt_error_set(e, PT_LIMIT, "cannot write '%s': path too long", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return pt_error_sys(e, errno, "cannot create a temporary file for '%s'", path);
+	linked = true;
+	/* mkostemp makes 0600; fchmod sets the final mode whatever the umask. */
+	if (fchmod(fd, mode) < 0) {
+		rc = pt_error_sys(e, errno, "cannot chmod '%s'", tmp);
+		goto out;
+	}
+	if ((rc = write_all(fd, data, len, tmp, e)))
+		goto out;
 	if (fsync(fd) < 0) {
 		rc = pt_error_sys(e, errno, "cannot fsync '%s'", tmp);
 		goto out;
@@ -105,18 +123,24 @@ enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len,
 		rc = pt_error_sys(e, errno, "cannot rename '%s' to '%s'", tmp, path);
 		goto out;
 	}
+	linked = false;
 	/* The rename is durable only once the directory is synced. */
-	snprintf(dir, sizeof dir, "%s", path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (fsync(dfd) < 0)
-			rc = pt_error_sys(e, errno, "cannot fsync the directory of '%s'", path);
-		close(dfd);
-	}
-	return rc;
+	slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		rc = pt_error_sys(e, errno, "cannot fsync directory '%s'", dir);
 out:
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	if (dfd >= 0)
+		close(dfd);
+	if (linked)
+		unlink(tmp);
 	return rc;
 }

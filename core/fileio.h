@@ -1,22 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Whole-file reads with a size cap, and atomic whole-file writes. */
+/* Whole-file reads with a size cap and atomic whole-file writes (temporary
+ * file in the same directory, fsync, rename, fsync of the directory), the
+ * two file operations that configuration, tokens and certificates need. */
 #ifndef PT_FILEIO_H
 #define PT_FILEIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
+#include "buf.h"
 #include "err.h"
 
-/* Read path ("-" is standard input) into a NUL-terminated heap buffer that
- * is yours to free. A file larger than max is PT_LIMIT ("'x' is larger
- * than 3145728 bytes"); open/read errors come from pt_error_sys. On
- * failure *out is untouched. */
-enum pt_code fileio_read(const char *path, size_t max, char **out, size_t *len, struct pt_error *e) PT_WUR;
+/* Append the contents of path ("-": standard input) to out. A file larger than max bytes gives
+ * PT_LIMIT; a missing file PT_NOTFOUND (from errno, message names the path
+ * and the failing call). On failure out is left as it was. */
+enum pt_code fileio_read(const char *path, size_t max, struct buf *out, struct pt_error *e) PT_WUR;
 
-/* Write data to path atomically: a temp file in the same directory,
- * fsync, rename, fsync of the directory. mode is the new file's mode. On
- * failure path is unchanged and the temp file is removed. */
-enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
+/* Replace path with len bytes of data, mode mode (not subject to the
+ * umask), atomically: readers see the old or the new file, never a mix.
+ * The temporary file is removed on failure. */
+enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 				 struct pt_error *e) PT_WUR;
 
 #endif

@@ -19,6 +19,10 @@
 
 enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
 
+/* How a scalar was written. A quoted scalar's text starts one column
+ * after the node's col. */
+enum ynode_style { YSTYLE_PLAIN, YSTYLE_SINGLE, YSTYLE_DOUBLE, YSTYLE_LITERAL, YSTYLE_FOLDED };
+
 struct ynode;
 
 struct ypair {
@@ -28,13 +32,17 @@ struct ypair {
 
 struct ynode {
 	enum ynode_kind kind;
-	int line; /* 1-based */
-	int col;  /* 1-based */
-	/* SCALAR: the text, NUL-terminated; plain is true for an unquoted,
-	 * non-block scalar (only those are typed as null/bool/number). */
+	int line;     /* 1-based */
+	int col;      /* 1-based, in characters */
+	int end_line; /* where the node ends (a multi-line scalar ends later) */
+	/* SCALAR: the text, NUL-terminated (len excludes the NUL; the text
+	 * may hold a NUL written as "\0"). plain is true for an untagged
+	 * plain scalar, or one tagged !!bool/!!int/!!float/!!null: only those
+	 * are typed as null/bool/number; everything else is a string. */
 	const char *str;
 	size_t len;
 	bool plain;
+	enum ynode_style style;
 	/* MAP: pairs in document order (keys are scalars). SEQ: items. */
 	struct ypair *pairs;
 	struct ynode **items;
@@ -54,33 +62,56 @@ struct ystream {
 };
 
 /* Parse a whole stream (all documents). file labels messages. On success
- * *out is yours to yaml_free. On failure returns PT_SYNTAX (with e's
+ * *out is yours to yaml_stream_free. On failure returns PT_SYNTAX (with e's
  * file/line/col at the problem, message from libyaml), PT_LIMIT, or
  * PT_NOMEM, and *out is untouched. Duplicate mapping keys are PT_SYNTAX
- * ("duplicate key 'x'"). Aliases are resolved to the anchored node. */
+ * ("duplicate key 'x'"), compared by their text; mapping keys must be
+ * scalars. Aliases are resolved to the anchored node (shared, not copied):
+ * the limits count nodes and depth as if every alias were expanded.
+ * Merge keys ("<<: *base") are applied as go-yaml v2 applies them: in
+ * document order, each assignment overriding earlier ones, earlier maps
+ * of a merged sequence winning. Tags other than the core schema's are
+ * PT_SYNTAX. A document with no content has root NULL. */
 enum pt_code yaml_parse(const char *file, const char *data, size_t len, struct ystream **out,
 			struct pt_error *e) PT_WUR;
 
 /* Read and parse a file (at most YAML_MAX_BYTES). */
 enum pt_code yaml_parse_file(const char *path, struct ystream **out, struct pt_error *e) PT_WUR;
 
-void yaml_free(struct ystream *s);
+/* Free a stream and every node in it. NULL is a no-op. (Not "yaml_free":
+ * libyaml exports a function of that name, which ours would replace.) */
+void yaml_stream_free(struct ystream *s);
 
 /* The value for key in a MAP node, or NULL. */
 struct ynode *ynode_get(const struct ynode *map, const char *key);
 
-/* Typing of plain scalars, YAML 1.2 core schema: null ("", "~", "null"),
- * bool ("true"/"false", any case as in Kubernetes' yaml), integers and
- * floats. Quoted scalars are always strings. */
+/* Typing of plain scalars, exactly as go-yaml v2 resolves them, because
+ * kubectl and the apiserver convert YAML with sigs.k8s.io/yaml, which uses
+ * it (YAML 1.1 flavour):
+ *   null:  "" ~ null Null NULL
+ *   bool:  true True TRUE false False FALSE yes Yes YES no No NO
+ *          on On ON off Off OFF y Y n N
+ *   int:   decimal, 0x hex, 0o or leading-0 octal, 0b binary, optional
+ *          sign, '_' ignored ("1_000")
+ *   float: [-+]?(.d+|d+(.d*)?)([eE][-+]?d+)?, .inf -.inf .nan (any of
+ *          the three cases as above)
+ * Anything else, and every quoted or block scalar, is a string. Timestamps
+ * stay strings, as go-yaml v2 keeps them when decoding into interface{}.
+ * Each function returns false, leaving *out alone, if n is not a scalar
+ * of that type; ynode_double also takes integers; ynode_is_null(NULL) is
+ * true (an absent value reads as null). */
 bool ynode_is_null(const struct ynode *n);
 bool ynode_bool(const struct ynode *n, bool *out);
 bool ynode_int(const struct ynode *n, long long *out);
 bool ynode_double(const struct ynode *n, double *out);
 
-/* Convert to cJSON with the typing above (the way kubectl reads YAML).
- * Returns NULL and fills e (with position) on an unrepresentable node
- * (a non-scalar key) or PT_NOMEM. The result is allocated with cJSON's
- * hooks (see core/json.h). */
+/* Convert to cJSON with the typing above (the way kubectl reads YAML):
+ * keys become strings ("true", "16" for 0x10); integers become numbers
+ * (exact up to 2^53, as cJSON keeps doubles). Returns NULL and fills e
+ * (with position) for what JSON cannot hold (a null key, .inf/.nan, a NUL
+ * in a string, two keys that convert to the same string), PT_LIMIT past
+ * YAML_MAX_NODES (aliases expanded), or PT_NOMEM. n NULL converts to JSON
+ * null. The result is allocated with cJSON's hooks (see core/json.h). */
 cJSON *yaml_to_json(const struct ynode *n, struct pt_error *e);
 
 #endif
