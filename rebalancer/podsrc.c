@@ -553,8 +553,8 @@ static enum pt_code handle_line(struct podsrc *s, const char *p, size_t n)
 	ev = json_parse(p, n, &pe);
 	if (!ev) {
 		STAT_ADD(s, malformed, 1);
-		return end_watch(s, WE_MALFORMED, PT_SYNTAX, "malformed watch event line (%zu bytes, starts '%.40s'): %s",
-				 n, p, pe.msg);
+		return end_watch(s, WE_MALFORMED, PT_SYNTAX, "malformed watch event line (%zu bytes, starts '%.*s'): %s",
+				 n, (int)(n < 40 ? n : 40), p, pe.msg);
 	}
 	type = json_get_str(ev, "type");
 	obj = json_get(ev, "object");
