@@ -819,7 +819,8 @@ def load_state(srv, path):
         objs = json.load(f)
     for obj in objs:
         res = next(r for r in RESOURCES if r.kind == obj["kind"])
-        srv.store.put_new(res, obj["metadata"].get("namespace") if res.namespaced else None, obj)
+        with srv.store.lock:
+            srv.store.put_new(res, obj["metadata"].get("namespace") if res.namespaced else None, obj)
 
 
 def serve(argv=None):
