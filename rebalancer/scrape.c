@@ -2,14 +2,21 @@
 /* Scraper over one libcurl multi handle. A target's easy handle is set up
  * once and added to the multi handle for each batch; the connections live
  * in the multi handle's cache, sized to the number of targets, so each
- * tick reuses the previous tick's connections. Targets are kept in an
- * array (index stored in the target) so that freeing one is O(1). */
+ * tick reuses the previous tick's connections. The batch is driven with
+ * curl_multi_socket_action and our own epoll set, so each wake-up costs
+ * the sockets that are ready, not all of them (curl_multi_perform and
+ * curl_multi_poll walk every transfer and socket on each call). Targets
+ * are kept in an array (index stored in the target) so that freeing one
+ * is O(1). */
 #include "scrape.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -23,6 +30,7 @@
 #define POLL_MS 100        /* longest wait between stop-flag checks */
 #define MIN_CACHE 8        /* connection cache floor */
 #define BATCH_SLACK_MS 1000 /* beyond the longest timeout: a safety net */
+#define MAX_EVENTS 256
 
 struct scrape_target {
 	struct scrape *owner;
@@ -47,6 +55,9 @@ struct scrape {
 	struct scrape_target **targets;
 	size_t n_targets;
 	size_t cache_size;            /* the current CURLMOPT_MAXCONNECTS */
+	int epfd;                     /* the sockets libcurl asks us to watch */
+	int64_t timer_at;             /* ms (monotonic) libcurl wants a timeout call; -1: none */
+	bool epoll_failed;
 	struct scrape_stats st;
 };
 
@@ -56,6 +67,36 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* libcurl tells which sockets to watch for what (CURLMOPT_SOCKETFUNCTION). */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+	struct scrape *s = ud;
+	struct epoll_event ev = {.data.fd = fd};
+
+	(void)easy, (void)sockp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL); /* may be closed already */
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return 0;
+	if (errno == ENOENT && epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+	s->epoll_failed = true;
+	return -1;
+}
+
+/* libcurl's next timeout (CURLMOPT_TIMERFUNCTION): -1 cancels it. */
+static int on_timer(CURLM *multi, long timeout_ms, void *ud)
+{
+	struct scrape *s = ud;
+
+	(void)multi;
+	s->timer_at = timeout_ms < 0 ? -1 : (int64_t)now_ms() + timeout_ms;
+	return 0;
 }
 
 struct scrape *scrape_new(const struct scrape_opts *o, struct pt_error *e)
@@ -76,6 +117,14 @@ struct scrape *scrape_new(const struct scrape_opts *o, struct pt_error *e)
 	s->encoding = o->encoding;
 	s->max_connections = o->max_connections;
 	s->stop = o->stop;
+	s->timer_at = -1;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0) {
+		int err = errno;
+
+		free(s);
+		return pt_error_sys(e, err, "cannot create a scraper (epoll_create1)"), NULL;
+	}
 	s->targets = calloc(SCRAPE_MAX_TARGETS, sizeof *s->targets);
 	s->multi = curl_multi_init();
 	/* "Expect:" is moot for a GET; the Accept header is the point. */
@@ -86,7 +135,11 @@ struct scrape *scrape_new(const struct scrape_opts *o, struct pt_error *e)
 		return pt_error_set(e, PT_NOMEM, "cannot create a scraper: out of memory"), NULL;
 	}
 	if (curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)s->max_connections) ||
-	    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)MIN_CACHE)) {
+	    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)MIN_CACHE) ||
+	    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
+	    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s) ||
+	    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer) ||
+	    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s)) {
 		scrape_free(s);
 		return pt_error_set(e, PT_UNSUPPORTED, "cannot configure the libcurl multi handle"), NULL;
 	}
@@ -116,6 +169,7 @@ void scrape_free(struct scrape *s)
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
 	curl_slist_free_all(s->headers);
+	close(s->epfd);
 	free(s);
 }
 
@@ -325,11 +379,14 @@ enum pt_code scrape_run(struct scrape *s, struct scrape_target *const *targets, 
 			longest = t->timeout_ms;
 	}
 	deadline = now_ms() + (uint64_t)longest + BATCH_SLACK_MS;
+	running = 1;
+	mc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	for (;;) {
+		struct epoll_event evs[MAX_EVENTS];
 		CURLMsg *msg;
-		int left;
+		int left, nev, wait = POLL_MS;
+		uint64_t now;
 
-		mc = curl_multi_perform(s->multi, &running);
 		while ((msg = curl_multi_info_read(s->multi, &left))) {
 			struct scrape_target *t = NULL;
 
@@ -340,8 +397,9 @@ enum pt_code scrape_run(struct scrape *s, struct scrape_target *const *targets, 
 			curl_multi_remove_handle(s->multi, t->easy);
 			t->active = false;
 		}
-		if (mc != CURLM_OK) {
-			rc = pt_error_set(e, PT_IO, "cannot scrape: curl_multi_perform: %s", curl_multi_strerror(mc));
+		if (mc != CURLM_OK || s->epoll_failed) {
+			rc = pt_error_set(e, PT_IO, "cannot scrape: curl_multi_socket_action: %s",
+					  s->epoll_failed ? "epoll_ctl failed" : curl_multi_strerror(mc));
 			break;
 		}
 		if (running == 0)
@@ -350,15 +408,31 @@ enum pt_code scrape_run(struct scrape *s, struct scrape_target *const *targets, 
 			rc = PT_AGAIN;
 			break;
 		}
-		if (now_ms() > deadline) {
+		now = now_ms();
+		if (now > deadline) {
 			/* libcurl enforces each timeout; this only guards the
 			 * loop against a bug turning into a hang. */
 			rc = pt_error_set(e, PT_TIMEOUT, "cannot scrape: the batch outlived its longest timeout");
 			break;
 		}
-		if ((mc = curl_multi_poll(s->multi, NULL, 0, POLL_MS, NULL)) != CURLM_OK) {
-			rc = pt_error_set(e, PT_IO, "cannot scrape: curl_multi_poll: %s", curl_multi_strerror(mc));
+		if (s->timer_at >= 0)
+			wait = s->timer_at <= (int64_t)now ? 0 : (int)((uint64_t)s->timer_at - now < POLL_MS
+									 ? (uint64_t)s->timer_at - now : POLL_MS);
+		nev = epoll_wait(s->epfd, evs, MAX_EVENTS, wait);
+		if (nev < 0 && errno != EINTR) {
+			rc = pt_error_sys(e, errno, "cannot scrape (epoll_wait)");
 			break;
+		}
+		for (int i = 0; i < nev && mc == CURLM_OK; i++) {
+			int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+				    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+				    (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+
+			mc = curl_multi_socket_action(s->multi, evs[i].data.fd, flags, &running);
+		}
+		if (mc == CURLM_OK && s->timer_at >= 0 && (int64_t)now_ms() >= s->timer_at) {
+			s->timer_at = -1;
+			mc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		}
 	}
 	/* Whatever is unfinished (stop flag, multi failure) fails as such. */

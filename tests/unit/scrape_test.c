@@ -394,7 +394,7 @@ static void test_page(void)
 	CHECK(!r->reused);
 	CHECK(r->duration_us > 0 && r->duration_us < 500000);
 	/* What the scraper asks for: text format 0.0.4, no compression. */
-	CHECK_CONTAINS(scrape_target_result(echo)->body, "\r\nAccept: text/plain;version=0.0.4;q=1,*/*;q=0.1\r\n");
+	CHECK_CONTAINS(scrape_target_result(echo)->body, "\r\nAccept: text/plain;version=0.0.4;q=1,*/*;q=0.1");
 	CHECK(strcasestr(scrape_target_result(echo)->body, "accept-encoding") == NULL);
 	CHECK_CONTAINS(scrape_target_result(echo)->body, "GET /metrics HTTP/1.1\r\n");
 	CHECK_CONTAINS(scrape_target_result(echo)->body, "User-Agent: podtuner/");
@@ -468,7 +468,9 @@ static void test_errors(void)
 	CHECK_CONTAINS(r->error, "(CURLE_COULDNT_CONNECT)");
 	r = scrape_target_result(t[3]);
 	CHECK_INT(r->code, PT_SYNTAX);
-	CHECK_CONTAINS(r->error, "(CURLE_WEIRD_SERVER_REPLY)");
+	/* libcurl takes a reply without a status line for HTTP/0.9, which
+	 * it refuses by default since 7.66 */
+	CHECK_CONTAINS(r->error, "Received HTTP/0.9 when not allowed (CURLE_UNSUPPORTED_PROTOCOL)");
 	r = scrape_target_result(t[4]);
 	CHECK_INT(r->code, PT_LIMIT);
 	CHECK_CONTAINS(r->error, "the page exceeds the limit of 4194304 bytes");
