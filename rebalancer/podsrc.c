@@ -352,8 +352,8 @@ static void rbac_hint(struct podsrc *s, const char *what, const char *err)
 
 /* One list page: parse it, move its pods into all, return its
  * resourceVersion and continue token. */
-static enum pt_code take_page(struct podsrc *s, const struct buf *body, cJSON *all, char *rv, char *cont,
-			      struct pt_error *e)
+static enum pt_code take_page(struct podsrc *s, const struct buf *body, cJSON *all, size_t *count, char *rv,
+			      char *cont, struct pt_error *e)
 {
 	struct pt_error pe = {0};
 	cJSON *root = json_parse(body->data, body->len, &pe);
@@ -393,13 +393,14 @@ static enum pt_code take_page(struct podsrc *s, const struct buf *body, cJSON *a
 			cJSON_Delete(pod);
 			continue;
 		}
-		if (cJSON_GetArraySize(all) >= PODSRC_MAX_PODS) {
+		if (*count >= PODSRC_MAX_PODS) {
 			cJSON_Delete(pod);
 			rc = pt_error_set(e, PT_LIMIT, "cannot list pods: more than %d pods on node '%s'",
 					  PODSRC_MAX_PODS, s->node);
 			goto out;
 		}
 		cJSON_AddItemToArray(all, pod);
+		(*count)++;
 	}
 out:
 	cJSON_Delete(root);
@@ -417,6 +418,7 @@ static enum pt_code do_list(struct podsrc *s)
 	char *cont = NULL;
 	cJSON *all = cJSON_CreateArray();
 	unsigned limit;
+	size_t count = 0;
 	bool first = true, fell_back = false, retried_quorum = false;
 	enum pt_code rc;
 
@@ -455,6 +457,7 @@ restart:
 			fell_back = true;
 			limit = 0;
 			cont[0] = '\0';
+			count = 0;
 			cJSON_Delete(all);
 			all = cJSON_CreateArray();
 			if (!all) {
@@ -472,6 +475,7 @@ restart:
 			retried_quorum = true;
 			s->rv_unavailable = true;
 			first = true;
+			count = 0;
 			cJSON_Delete(all);
 			all = cJSON_CreateArray();
 			if (!all) {
@@ -482,7 +486,7 @@ restart:
 		}
 		if (rc)
 			goto out;
-		if ((rc = take_page(s, &resp.body, all, page_rv, cont, &e)))
+		if ((rc = take_page(s, &resp.body, all, &count, page_rv, cont, &e)))
 			goto out;
 		if (first && strcmp(list_rv, "0") == 0 && cont[0])
 			s->paginated = true;
@@ -501,7 +505,7 @@ restart:
 
 		if (log_begin(&l, LOG_INFO, "pod source: listed pods")) {
 			log_str(&l, "node", s->node);
-			log_int(&l, "pods", cJSON_GetArraySize(all));
+			log_int(&l, "pods", (int64_t)count);
 			log_str(&l, "resourceVersion", s->rv);
 			log_end(&l);
 		}
@@ -902,12 +906,27 @@ static bool file_id_eq(const struct file_id *a, const struct file_id *b)
 	       a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
+struct uid_at {
+	const char *uid;
+	size_t index;
+};
+
+static int cmp_uid(const void *a, const void *b)
+{
+	const struct uid_at *x = a, *y = b;
+	int c = strcmp(x->uid, y->uid);
+
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
 /* The items of a parsed PodList, checked, detached into a new array. */
 static enum pt_code file_items(const char *path, cJSON *root, cJSON **out, struct pt_error *e)
 {
 	const char *kind = json_get_str(root, "kind");
 	cJSON *items = json_get(root, "items"), *all, *pod;
-	size_t i = 0;
+	struct uid_at *ids = NULL;
+	enum pt_code rc = PT_OK;
+	size_t i = 0, n;
 
 	if (!cJSON_IsObject(root))
 		return pt_error_set(e, PT_INVALID, "pods file '%s': expected a PodList object", path);
@@ -919,37 +938,49 @@ static enum pt_code file_items(const char *path, cJSON *root, cJSON **out, struc
 	if (cJSON_GetArraySize(items) > PODSRC_MAX_PODS)
 		return pt_error_set(e, PT_LIMIT, "pods file '%s': %d items exceed the limit of %d", path,
 				    cJSON_GetArraySize(items), PODSRC_MAX_PODS);
+	n = (size_t)cJSON_GetArraySize(items);
+	if (n && !(ids = calloc(n, sizeof *ids)))
+		return pt_error_set(e, PT_NOMEM, "pods file '%s': out of memory", path);
 	cJSON_ArrayForEach(pod, (cJSON_IsArray(items) ? items : NULL)) {
 		const char *uid, *ns, *name, *pk = json_get_str(pod, "kind");
-		const cJSON *other;
-		size_t j = 0;
 
-		if (!cJSON_IsObject(pod) || (pk && strcmp(pk, "Pod") != 0))
-			return pt_error_set(e, PT_INVALID, "pods file '%s': items[%zu] is not a Pod", path, i);
-		if (!pod_ids(pod, &uid, &ns, &name))
-			return pt_error_set(e, PT_INVALID,
-					    "pods file '%s': items[%zu] ('%.64s/%.64s') needs a non-empty "
-					    "metadata.uid, metadata.namespace and metadata.name",
-					    path, i, ns ? ns : "", name ? name : "");
-		cJSON_ArrayForEach(other, items) {
-			const char *ouid = json_get_str(json_get(other, "metadata"), "uid");
-
-			if (j++ >= i)
-				break;
-			if (ouid && strcmp(ouid, uid) == 0)
-				return pt_error_set(e, PT_INVALID, "pods file '%s': items[%zu] repeats uid '%.64s' of items[%zu]",
-						    path, i, uid, j - 1);
+		if (!cJSON_IsObject(pod) || (pk && strcmp(pk, "Pod") != 0)) {
+			rc = pt_error_set(e, PT_INVALID, "pods file '%s': items[%zu] is not a Pod", path, i);
+			goto out;
 		}
+		if (!pod_ids(pod, &uid, &ns, &name)) {
+			rc = pt_error_set(e, PT_INVALID,
+					  "pods file '%s': items[%zu] ('%.64s/%.64s') needs a non-empty "
+					  "metadata.uid, metadata.namespace and metadata.name",
+					  path, i, ns ? ns : "", name ? name : "");
+			goto out;
+		}
+		ids[i].uid = uid;
+		ids[i].index = i;
 		i++;
 	}
-	if (!(all = cJSON_CreateArray()))
-		return pt_error_set(e, PT_NOMEM, "pods file '%s': out of memory", path);
+	/* Sorted by uid, then by position: a repeat follows its first. */
+	if (n > 1)
+		qsort(ids, n, sizeof *ids, cmp_uid);
+	for (i = 1; i < n; i++) {
+		if (strcmp(ids[i].uid, ids[i - 1].uid) == 0) {
+			rc = pt_error_set(e, PT_INVALID, "pods file '%s': items[%zu] repeats uid '%.64s' of items[%zu]",
+					  path, ids[i].index, ids[i].uid, ids[i - 1].index);
+			goto out;
+		}
+	}
+	if (!(all = cJSON_CreateArray())) {
+		rc = pt_error_set(e, PT_NOMEM, "pods file '%s': out of memory", path);
+		goto out;
+	}
 	while (cJSON_IsArray(items) && (pod = cJSON_DetachItemFromArray(items, 0))) {
 		strip(pod);
 		cJSON_AddItemToArray(all, pod);
 	}
 	*out = all;
-	return PT_OK;
+out:
+	free(ids);
+	return rc;
 }
 
 /* Read and check a pods file. Errors carry file:line:col where known. */

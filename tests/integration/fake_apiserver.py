@@ -41,7 +41,8 @@ watches are open, and steer the fake through /fake/... (no auth needed):
   POST /fake/compact?mode=event|status   history gone, later watches from
        an older resourceVersion get 410 as an ERROR event or HTTP status
        (open watches get the ERROR event, or are closed)
-  POST /fake/continue-expire             every continue token expires
+  POST /fake/continue-expire[?next=1]    every continue token expires (and
+       the one the next paged list hands out, before its second page)
   POST /fake/token?value=T               the accepted bearer token changes
   POST /fake/forbid  (JSON list of VERB:PLURAL[:NAME])
   POST /fake/restart?down_ms=N&compact=1 close every connection and the
@@ -258,7 +259,7 @@ class Server(ThreadingHTTPServer):
         self.restart_down_ms = None
         if previous is not None:  # a restart keeps the "etcd" state
             for k in ("store", "router", "log_lock", "raced", "watchers", "snapshots", "counts",
-                      "recent", "token", "rng", "gone_mode"):
+                      "recent", "token", "rng", "gone_mode", "expire_next_continue"):
                 setattr(self, k, getattr(previous, k))
             return
         self.store = Store()
@@ -272,6 +273,7 @@ class Server(ThreadingHTTPServer):
         self.token = opts.token
         self.rng = random.Random(opts.seed)
         self.gone_mode = "event"
+        self.expire_next_continue = False
 
     def finish_request(self, request, client_address):
         # The TLS handshake runs in the connection's thread, so a client
@@ -449,7 +451,10 @@ class Handler(BaseHTTPRequestHandler):
                 sid, start = tok["id"], int(tok["start"])
             except (ValueError, KeyError, TypeError, binascii.Error) as exc:
                 raise ApiError(400, "BadRequest", f"continue key is not valid: {exc}")
-            if sid not in srv.snapshots:
+            if srv.expire_next_continue:
+                srv.expire_next_continue = False
+                srv.snapshots.pop(sid, None)
+            if sid not in srv.snapshots:  # compacted since the first page
                 raise ApiError(410, "Expired",
                                "The provided continue parameter is too old to display a consistent list "
                                "result. You can start a new list without the continue parameter, or use the "
@@ -646,6 +651,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "continue-expire":
             with store.lock:
                 srv.snapshots.clear()
+                if q.get("next") == "1":  # also the token of the next list
+                    srv.expire_next_continue = True
             return 200, {}
         if path == "token":
             srv.token = q.get("value", "")

@@ -692,6 +692,30 @@ static void test_kube_source(void)
 	 * list came in pages (no watch cache: reflector.paginatedResult) */
 	CHECK_CONTAINS(q, "fieldSelector=spec.nodeName%3Dn1&limit=3&resourceVersion=1");
 
+	/* A continue token that expires between pages: one full list
+	 * (pager.List's fallback), no limit, no continue. */
+	settle(src, &m);
+	podsrc_get_stats(src, &before);
+	CHECK_INT(api("POST", "/fake/continue-expire?next=1", "", NULL), 200);
+	CHECK_INT(api("POST", "/fake/compact?mode=event", "", NULL), 200);
+	pump(src, &m, stat_at_least, WANT(resyncs, before.resyncs + 1), 5000, "a resync after an expired token");
+	podsrc_get_stats(src, &st);
+	CHECK_INT(st.list_pages, before.list_pages + 3); /* page 1, expired page 2, full list */
+	CHECK_INT(m.n, 7);
+	recent_queries("list", q, sizeof q);
+	{
+		char tail[sizeof q];
+		const char *p = q + strlen(q);
+		int bars = 0;
+
+		while (p > q && bars < 4) /* the last three queries */
+			if (*--p == '|')
+				bars++;
+		snprintf(tail, sizeof tail, "%s", p == q ? p : p + 1);
+		CHECK_CONTAINS(tail, "&limit=3&continue=");
+		CHECK_CONTAINS(tail, "|fieldSelector=spec.nodeName%3Dn1&resourceVersion=1");
+	}
+
 	/* 410 as the HTTP status of the next watch. */
 	settle(src, &m);
 	podsrc_get_stats(src, &before);
