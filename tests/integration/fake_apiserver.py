@@ -13,15 +13,51 @@ ops included, is 422 as in apiserver/pkg/endpoints/handlers/patch.go).
 It checks a bearer token (401), can forbid verbs (403, with the RBAC
 message), can inject faults, and logs every request as a JSON line.
 
+Lists and watches follow the real semantics too (apimachinery's
+metav1.ListOptions and the watch protocol of the API concepts page):
+fieldSelector (metadata.name, metadata.namespace, spec.nodeName), limit
+and continue over a consistent snapshot (metadata.continue,
+remainingItemCount; an expired token is 410 Expired with the apiserver's
+message; resourceVersion next to continue is 400), resourceVersion "" /
+"0" / N (N above the newest is 504 with cause ResourceVersionTooLarge),
+and ?watch=true streams: HTTP/1.1 chunked, one WatchEvent JSON object
+({"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}) per line,
+events after the requested resourceVersion replayed from history,
+objects entering or leaving a field selector sent as ADDED / DELETED,
+BOOKMARKs ({"kind":"Pod","apiVersion":"v1","metadata":
+{"resourceVersion":...}}) when allowWatchBookmarks=true, timeoutSeconds
+honoured, and a resourceVersion older than the compacted history answered
+"too old resource version" (410 Expired) either as an ERROR event or as
+the HTTP status. Lists are served as with the watch cache disabled (paged
+whenever limit is set). Event lines are cut into random chunks (seeded),
+so clients see lines split across chunks and several in one chunk.
+
+Tests change objects with the ordinary verbs (POST/PUT/PATCH/DELETE) while
+watches are open, and steer the fake through /fake/... (no auth needed):
+  POST /fake/watch?action=drop|gone|close|bookmark|oversize&bytes=N
+       drop: cut every open watch mid-line (no terminating chunk);
+       gone: ERROR 410 event then end; close: end normally;
+       oversize: one N-byte line; action=inject: the request body as is
+  POST /fake/compact?mode=event|status   history gone, later watches from
+       an older resourceVersion get 410 as an ERROR event or HTTP status
+       (open watches get the ERROR event, or are closed)
+  POST /fake/continue-expire[?next=1]    every continue token expires (and
+       the one the next paged list hands out, before its second page)
+  POST /fake/token?value=T               the accepted bearer token changes
+  POST /fake/forbid  (JSON list of VERB:PLURAL[:NAME])
+  POST /fake/restart?down_ms=N&compact=1 close every connection and the
+       listener, refuse connections for N ms, come back on the same port
+  GET  /fake/stats   counts and the last requests (verb, query, status)
+
 Resources are pluggable: a Resource describes one kind (group, version,
 plural, scope, validation) and the Router serves every registered kind.
-Another test can import this module, register more kinds (Pods, with a
-watch handler) and call serve().
+Another test can import this module, register more kinds and call serve().
 
 Usage:
   fake_apiserver.py --cert C --key K --token T --port-file F --log L
                     [--state objects.json] [--forbid VERB:PLURAL[:NAME]]...
                     [--fault hang | --fault race-once:PLURAL/NAME]
+                    [--bookmark-interval S] [--seed N]
 Run it with /usr/bin/python3 (Debian's python3-jsonpatch).
 """
 
@@ -32,6 +68,8 @@ import copy
 import datetime
 import json
 import os
+import random
+import socket
 import ssl
 import sys
 import threading
@@ -140,12 +178,28 @@ class Store:
 
     def __init__(self):
         self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)  # watchers wait on it
         self.objects = {}
         self.rv = 1000
+        # Every change as (rv, plural, type, object, previous object),
+        # the history a watch replays; older versions are "compacted".
+        self.history = []
+        self.compacted_rv = 0
 
     def stamp(self, obj):
         self.rv += 1
         obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
+
+    def record(self, plural, etype, obj, prev):
+        self.history.append((self.rv, plural, etype, copy.deepcopy(obj), copy.deepcopy(prev)))
+        self.cond.notify_all()
+
+    def compact(self):
+        """Drop the history: the current version is the oldest servable."""
+        self.rv += 1
+        self.compacted_rv = self.rv
+        self.history = []
+        self.cond.notify_all()
 
     def put_new(self, res, ns, obj):
         meta = obj.setdefault("metadata", {})
@@ -157,6 +211,7 @@ class Store:
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
         self.stamp(obj)
         self.objects[(res.plural, ns, meta["name"])] = obj
+        self.record(res.plural, "ADDED", obj, None)
 
 
 class Router:
@@ -196,13 +251,29 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, handler, opts, tls):
+    def __init__(self, addr, handler, opts, tls, previous=None):
         super().__init__(addr, handler)
         self.opts, self.tls = opts, tls
+        self.conns = set()  # every open connection, cut by a restart
+        self.conns_lock = threading.Lock()
+        self.restart_down_ms = None
+        if previous is not None:  # a restart keeps the "etcd" state
+            for k in ("store", "router", "log_lock", "raced", "watchers", "snapshots", "counts",
+                      "recent", "token", "rng", "gone_mode", "expire_next_continue"):
+                setattr(self, k, getattr(previous, k))
+            return
         self.store = Store()
         self.router = Router(RESOURCES)
         self.log_lock = threading.Lock()
         self.raced = set()
+        self.watchers = set()   # open watches (Watcher), guarded by store.lock
+        self.snapshots = {}     # continue token id -> items (a consistent list)
+        self.counts = {"list": 0, "watch": 0}
+        self.recent = []        # the last requests, for /fake/stats
+        self.token = opts.token
+        self.rng = random.Random(opts.seed)
+        self.gone_mode = "event"
+        self.expire_next_continue = False
 
     def finish_request(self, request, client_address):
         # The TLS handshake runs in the connection's thread, so a client
@@ -211,7 +282,29 @@ class Server(ThreadingHTTPServer):
             request = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
-        super().finish_request(request, client_address)
+        with self.conns_lock:
+            self.conns.add(request)
+        try:
+            super().finish_request(request, client_address)
+        except (OSError, ValueError):
+            pass  # a connection cut by the fake itself
+        finally:
+            with self.conns_lock:
+                self.conns.discard(request)
+
+    def cut_connections(self):
+        with self.conns_lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def note_request(self, verb, query, status):
+        with self.log_lock:
+            self.recent.append({"verb": verb, "query": query, "status": status})
+            del self.recent[:-100]
 
     def log_request_line(self, entry):
         if not self.opts.log:
@@ -248,31 +341,44 @@ class Handler(BaseHTTPRequestHandler):
                  "content_type": self.headers.get("Content-Type"),
                  "user_agent": self.headers.get("User-Agent")}
         status = 500
+        self.verb = "?"
         try:
             body = self.read_body()
-            entry["body"] = body.decode("utf-8", "replace")
+            entry["body"] = body.decode("utf-8", "replace")[:4096]
+            if url.path.startswith("/fake/"):
+                status, obj = self.control(url, body)
+                self.send_json(status, obj)
+                return
             if srv.opts.fault == "hang":
                 entry["status"] = "hang"
                 srv.log_request_line(entry)
                 time.sleep(3600)
                 return
             auth = self.headers.get("Authorization", "")
-            entry["authorized"] = auth == f"Bearer {srv.opts.token}"
+            entry["authorized"] = auth == f"Bearer {srv.token}"
             if not entry["authorized"]:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
-            status, obj = self.dispatch(url, body)
-            self.send_json(status, obj)
+            result = self.dispatch(url, body)
+            if result is None:  # a watch: streamed already
+                status = 200
+            else:
+                status, obj = result
+                self.send_json(status, obj)
         except ApiError as err:
             status = err.code
             entry["message"] = err.message
             self.send_json(err.code, err.status())
         entry["status"] = status
+        if self.verb != "watch":
+            srv.note_request(self.verb, url.query, status)
         srv.log_request_line(entry)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
     def check_rbac(self, verb, res, ns, name):
         for rule in self.server.opts.forbid:
+            if not rule:
+                continue
             parts = rule.split(":")
             if parts[0] == verb and parts[1] == res.plural and (len(parts) < 3 or parts[2] == name):
                 scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
@@ -292,7 +398,10 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         verb = {"GET": "get" if name else ("watch" if parse_qs(url.query).get("watch") else "list"),
                 "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
+        self.verb = verb
         self.check_rbac(verb, res, ns, name)
+        if verb == "watch":
+            return self.do_watch(res, ns, url)  # takes the lock itself
         handler = getattr(self, f"do_{verb}", None)
         if handler is None:
             raise ApiError(405, "MethodNotAllowed", f"{verb} is not supported by this fake")
@@ -315,10 +424,253 @@ class Handler(BaseHTTPRequestHandler):
         return 200, self.existing(res, ns, name)
 
     def do_list(self, res, ns, name, body):
-        items = [o for (p, n, _), o in sorted(self.server.store.objects.items())
-                 if p == res.plural and (ns is None or n == ns)]
-        return 200, {"apiVersion": res.api_version, "kind": res.kind + "List",
-                     "metadata": {"resourceVersion": str(self.server.store.rv)}, "items": items}
+        srv, store = self.server, self.server.store
+        q = parse_qs(urlsplit(self.path).query)
+        srv.counts["list"] += 1
+        rv = q.get("resourceVersion", [""])[0]
+        cont = q.get("continue", [""])[0]
+        try:
+            limit = int(q.get("limit", ["0"])[0])
+        except ValueError:
+            raise ApiError(400, "BadRequest", "limit: Invalid value: must be an integer")
+        if cont and rv not in ("", "0"):
+            # apimachinery's ListOptions validation
+            raise ApiError(400, "BadRequest", "specifying resource version is not allowed when using continue")
+        if rv not in ("", "0"):
+            if not rv.isdigit():
+                raise ApiError(400, "BadRequest", f"invalid resource version: {rv}")
+            if int(rv) > store.rv:
+                # the watch cache's "Too large resource version" (a 504
+                # Timeout with cause ResourceVersionTooLarge)
+                raise ApiError(504, "Timeout", f"Too large resource version: {rv}, current: {store.rv}",
+                               {"causes": [{"reason": "ResourceVersionTooLarge",
+                                            "message": "Too large resource version"}], "retryAfterSeconds": 1})
+        if cont:
+            try:
+                tok = json.loads(base64.b64decode(cont, validate=True))
+                sid, start = tok["id"], int(tok["start"])
+            except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+                raise ApiError(400, "BadRequest", f"continue key is not valid: {exc}")
+            if srv.expire_next_continue:
+                srv.expire_next_continue = False
+                srv.snapshots.pop(sid, None)
+            if sid not in srv.snapshots:  # compacted since the first page
+                raise ApiError(410, "Expired",
+                               "The provided continue parameter is too old to display a consistent list "
+                               "result. You can start a new list without the continue parameter, or use the "
+                               "continue token in this response to retrieve the remainder of the results. "
+                               "Continuing with the provided token results in an inconsistent list - objects "
+                               "that were created, modified, or deleted between the time the first chunk was "
+                               "returned and now may show up in the list.")
+            list_rv, items = srv.snapshots[sid]
+        else:
+            sel = parse_field_selector(q.get("fieldSelector", [""])[0])
+            items = [copy.deepcopy(o) for (p, n, _), o in sorted(store.objects.items())
+                     if p == res.plural and (ns is None or n == ns) and selected(o, sel)]
+            list_rv, start, sid = store.rv, 0, None
+        meta = {"resourceVersion": str(list_rv)}
+        page = items[start:]
+        if limit > 0 and len(page) > limit:
+            if sid is None:
+                sid = str(uuid.uuid4())
+                srv.snapshots[sid] = (list_rv, items)
+            page = page[:limit]
+            tok = {"id": sid, "start": start + limit, "rv": list_rv}
+            meta["continue"] = base64.b64encode(json.dumps(tok).encode()).decode()
+            meta["remainingItemCount"] = len(items) - start - limit
+        for o in page:  # list items carry no kind/apiVersion, as the apiserver's
+            o.pop("kind", None)
+            o.pop("apiVersion", None)
+        return 200, {"apiVersion": res.api_version, "kind": res.kind + "List", "metadata": meta, "items": page}
+
+    def do_watch(self, res, ns, url):
+        """Stream WatchEvents, one JSON object per line, chunked."""
+        srv, store = self.server, self.server.store
+        q = parse_qs(url.query)
+        rv = q.get("resourceVersion", [""])[0]
+        bookmarks = q.get("allowWatchBookmarks", ["false"])[0] == "true"
+        timeout = float(q.get("timeoutSeconds", ["1800"])[0])
+        sel = parse_field_selector(q.get("fieldSelector", [""])[0])
+        first = []
+        srv.note_request("watch", url.query, "open")
+        with store.lock:
+            srv.counts["watch"] += 1
+            if rv not in ("", "0"):
+                if not rv.isdigit():
+                    raise ApiError(400, "BadRequest", f"invalid resource version: {rv}")
+                pos = int(rv)
+                if pos < store.compacted_rv:
+                    gone = ApiError(410, "Expired", f"too old resource version: {pos} ({store.compacted_rv})")
+                    if srv.gone_mode == "status":
+                        raise gone
+                    first.append({"type": "ERROR", "object": gone.status()})
+            else:  # "start at any": synthetic ADDED events for what exists
+                pos = store.rv
+                for (p, n, _), o in sorted(store.objects.items()):
+                    if p == res.plural and (ns is None or n == ns) and selected(o, sel):
+                        first.append({"type": "ADDED", "object": copy.deepcopy(o)})
+            w = Watcher()
+            srv.watchers.add(w)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        deadline = time.monotonic() + timeout
+        interval = srv.opts.bookmark_interval
+        next_bookmark = time.monotonic() + interval if interval > 0 else None
+        try:
+            if first:
+                self.send_events(first)
+                if first[0]["type"] == "ERROR":
+                    self.end_chunks()
+                    return None
+            while True:
+                with store.lock:
+                    now = time.monotonic()
+                    wait = deadline - now
+                    if next_bookmark is not None:
+                        wait = min(wait, next_bookmark - now)
+                    if wait > 0 and not w.commands and not any(h[0] > pos for h in store.history):
+                        store.cond.wait(min(wait, 0.2))
+                    events = []
+                    for hrv, plural, etype, obj, prev in store.history:
+                        if hrv <= pos or plural != res.plural:
+                            continue
+                        onamespace = obj.get("metadata", {}).get("namespace")
+                        if ns is not None and onamespace != ns:
+                            continue
+                        was, now_in = prev is not None and selected(prev, sel), selected(obj, sel)
+                        if etype == "DELETED":
+                            etype = "DELETED" if was else None
+                        elif was and not now_in:
+                            etype = "DELETED"  # left the selector
+                        elif now_in and not was:
+                            etype = "ADDED"
+                        elif not now_in:
+                            etype = None
+                        if etype:
+                            events.append({"type": etype, "object": obj})
+                    if store.history:
+                        pos = max(pos, store.history[-1][0])
+                    cmds, w.commands = w.commands, []
+                    cur_rv = store.rv
+                if events:
+                    self.send_events(events)
+                for cmd, arg in cmds:
+                    if cmd == "drop":
+                        # half a line, then the connection is cut
+                        line = json.dumps({"type": "MODIFIED", "object": {"metadata": {"name": "cut"}}})
+                        self.send_chunk(line[: len(line) // 2].encode())
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        self.close_connection = True
+                        return None
+                    if cmd == "gone":
+                        st = ApiError(410, "Expired", f"too old resource version: {pos} ({cur_rv})").status()
+                        self.send_events([{"type": "ERROR", "object": st}])
+                        self.end_chunks()
+                        return None
+                    if cmd == "close":
+                        self.end_chunks()
+                        return None
+                    if cmd == "bookmark" and bookmarks:
+                        self.send_events([bookmark(res, cur_rv)])
+                    if cmd == "inject":
+                        self.send_chunk(arg)
+                    if cmd == "oversize":
+                        head = b'{"type":"ADDED","object":{"metadata":{"name":"big","annotations":{"x":"'
+                        left = arg - len(head)
+                        self.send_chunk(head)
+                        while left > 0:
+                            n = min(left, 65536)
+                            self.send_chunk(b"x" * n)
+                            left -= n
+                        self.send_chunk(b'"}}}}\n')
+                now = time.monotonic()
+                if next_bookmark is not None and now >= next_bookmark:
+                    if bookmarks:
+                        self.send_events([bookmark(res, cur_rv)])
+                    next_bookmark = now + interval
+                if now >= deadline:
+                    self.end_chunks()
+                    return None
+        except OSError:
+            self.close_connection = True
+            return None
+        finally:
+            with store.lock:
+                srv.watchers.discard(w)
+
+    def send_chunk(self, data):
+        self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+
+    def end_chunks(self):
+        self.wfile.write(b"0\r\n\r\n")
+
+    def send_events(self, events):
+        """The lines of a batch, cut at random points into 1-4 chunks."""
+        data = b"".join(json.dumps(e).encode() + b"\n" for e in events)
+        rng = self.server.rng
+        cuts = sorted(rng.randrange(1, len(data)) for _ in range(rng.randrange(0, 4))) if len(data) > 1 else []
+        start = 0
+        for c in cuts + [len(data)]:
+            if c > start:
+                self.send_chunk(data[start:c])
+                start = c
+
+    def control(self, url, body):
+        """The test's remote control (see the module's docstring)."""
+        srv, store = self.server, self.server.store
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        path = url.path[len("/fake/"):]
+        if path == "stats":
+            with store.lock:
+                return 200, {"counts": dict(srv.counts), "open_watches": len(srv.watchers), "rv": store.rv,
+                             "compacted_rv": store.compacted_rv, "recent": list(srv.recent)}
+        if path == "watch":
+            action = q.get("action", "")
+            if action not in ("drop", "gone", "close", "bookmark", "oversize", "inject"):
+                raise ApiError(400, "BadRequest", f"unknown action {action!r}")
+            arg = int(q.get("bytes", "0")) if action == "oversize" else body
+            with store.lock:
+                for w in srv.watchers:
+                    w.commands.append((action, arg))
+                n = len(srv.watchers)
+                store.cond.notify_all()
+            return 200, {"watchers": n}
+        if path == "compact":
+            mode = q.get("mode", "event")
+            if mode not in ("event", "status"):
+                raise ApiError(400, "BadRequest", f"unknown mode {mode!r}")
+            with store.lock:
+                srv.gone_mode = mode
+                store.compact()
+                for w in srv.watchers:
+                    w.commands.append(("gone" if mode == "event" else "close", None))
+                store.cond.notify_all()
+                return 200, {"rv": store.rv}
+        if path == "continue-expire":
+            with store.lock:
+                srv.snapshots.clear()
+                if q.get("next") == "1":  # also the token of the next list
+                    srv.expire_next_continue = True
+            return 200, {}
+        if path == "token":
+            srv.token = q.get("value", "")
+            return 200, {}
+        if path == "forbid":
+            srv.opts.forbid = json.loads(body or b"[]")
+            return 200, {}
+        if path == "restart":
+            srv.restart_down_ms = int(q.get("down_ms", "1000"))
+            if q.get("compact") == "1":
+                with store.lock:
+                    store.compact()
+            def later():  # after this answer has gone out
+                time.sleep(0.1)
+                srv.shutdown()
+            threading.Thread(target=later, daemon=True).start()
+            return 200, {}
+        raise ApiError(404, "NotFound", f"no fake control {path!r}")
 
     def do_create(self, res, ns, name, body):
         if name is not None:
@@ -381,8 +733,13 @@ class Handler(BaseHTTPRequestHandler):
         return 200, self.commit(res, ns, name, old, new)
 
     def do_delete(self, res, ns, name, body):
-        self.existing(res, ns, name)
-        del self.server.store.objects[(res.plural, ns, name)]
+        old = self.existing(res, ns, name)
+        store = self.server.store
+        del store.objects[(res.plural, ns, name)]
+        # the DELETED event carries the final state at a new version
+        gone = copy.deepcopy(old)
+        store.stamp(gone)
+        store.record(res.plural, "DELETED", gone, old)
         return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                      "details": res.details(name)}
 
@@ -396,12 +753,58 @@ class Handler(BaseHTTPRequestHandler):
         if res.namespaced:
             meta["namespace"] = ns
         new["apiVersion"], new["kind"] = res.api_version, res.kind
-        if new != old:  # a no-op write keeps the resourceVersion, as the apiserver
+        changed = new != old
+        if changed:  # a no-op write keeps the resourceVersion, as the apiserver
             self.server.store.stamp(new)
         else:
             meta["resourceVersion"] = old["metadata"]["resourceVersion"]
         self.server.store.objects[(res.plural, ns, name)] = new
+        if changed:
+            self.server.store.record(res.plural, "MODIFIED", new, old)
         return new
+
+
+class Watcher:
+    """One open watch: commands from /fake/watch, guarded by store.lock."""
+
+    def __init__(self):
+        self.commands = []
+
+
+def bookmark(res, rv):
+    # A BOOKMARK's object is an empty object of the kind with only its
+    # resourceVersion set (API concepts, "Watch bookmarks").
+    return {"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version,
+                                            "metadata": {"resourceVersion": str(rv)}}}
+
+
+FIELDS = {"metadata.name": ("metadata", "name"), "metadata.namespace": ("metadata", "namespace"),
+          "spec.nodeName": ("spec", "nodeName")}
+
+
+def parse_field_selector(text):
+    """'a=b,c!=d' into [(field, op, value)]; the fields pods support here."""
+    terms = []
+    for term in filter(None, text.split(",")):
+        for op in ("!=", "==", "="):
+            if op in term:
+                field, value = term.split(op, 1)
+                break
+        else:
+            raise ApiError(400, "BadRequest", f'invalid field selector: "{term}"')
+        if field not in FIELDS:
+            raise ApiError(400, "BadRequest", f'field label not supported: {field}')
+        terms.append((field, "!=" if op == "!=" else "=", value))
+    return terms
+
+
+def selected(obj, terms):
+    for field, op, value in terms:
+        a, b = FIELDS[field]
+        have = (obj.get(a) or {}).get(b) or ""
+        if (have == value) != (op == "="):
+            return False
+    return True
 
 
 def jsonpatch_merge(target, patch):
@@ -423,7 +826,8 @@ def load_state(srv, path):
         objs = json.load(f)
     for obj in objs:
         res = next(r for r in RESOURCES if r.kind == obj["kind"])
-        srv.store.put_new(res, obj["metadata"].get("namespace") if res.namespaced else None, obj)
+        with srv.store.lock:
+            srv.store.put_new(res, obj["metadata"].get("namespace") if res.namespaced else None, obj)
 
 
 def serve(argv=None):
@@ -436,6 +840,9 @@ def serve(argv=None):
     ap.add_argument("--state", help="JSON array of objects to start with")
     ap.add_argument("--forbid", action="append", default=[], help="VERB:PLURAL[:NAME] answered 403")
     ap.add_argument("--fault", help="hang | race-once:PLURAL/NAME")
+    ap.add_argument("--bookmark-interval", type=float, default=60.0,
+                    help="seconds between BOOKMARKs on a watch that asked for them (0: only on demand)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the chunk cutting")
     opts = ap.parse_args(argv)
 
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -444,12 +851,27 @@ def serve(argv=None):
     srv = Server(("127.0.0.1", 0), Handler, opts, tls)
     if opts.state:
         load_state(srv, opts.state)
+    port = srv.server_address[1]
     tmp = opts.port_file + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        f.write(str(srv.server_address[1]))
+        f.write(str(port))
     os.rename(tmp, opts.port_file)
     try:
-        srv.serve_forever(poll_interval=0.2)
+        while True:
+            srv.serve_forever(poll_interval=0.2)
+            if srv.restart_down_ms is None:
+                break
+            # A restart: the listener and every connection go away, the
+            # port refuses connections for a while, then the same state
+            # is served again on the same port.
+            srv.server_close()  # first, so that reconnects are refused
+            with srv.store.lock:
+                for w in srv.watchers:
+                    w.commands.append(("drop", None))
+                srv.store.cond.notify_all()
+            srv.cut_connections()
+            time.sleep(srv.restart_down_ms / 1000.0)
+            srv = Server(("127.0.0.1", port), Handler, opts, tls, previous=srv)
     except KeyboardInterrupt:
         pass
     return 0

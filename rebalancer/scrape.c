@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Scraper over one libcurl multi handle. A target's easy handle is set up
+ * once and added to the multi handle for each batch; the connections live
+ * in the multi handle's cache, sized to the number of targets, so each
+ * tick reuses the previous tick's connections. The batch is driven with
+ * curl_multi_socket_action and our own epoll set, so each wake-up costs
+ * the sockets that are ready, not all of them (curl_multi_perform and
+ * curl_multi_poll walk every transfer and socket on each call). Targets
+ * are kept in an array (index stored in the target) so that freeing one
+ * is O(1). */
+#include "scrape.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "../core/buf.h"
+#include "../core/http_client.h"
+
+#ifndef PT_VERSION
+#define PT_VERSION "dev"
+#endif
+
+#define POLL_MS 100        /* longest wait between stop-flag checks */
+#define MIN_CACHE 8        /* connection cache floor */
+#define BATCH_SLACK_MS 1000 /* beyond the longest timeout: a safety net */
+#define MAX_EVENTS 256
+
+struct scrape_target {
+	struct scrape *owner;
+	size_t index;                 /* in owner->targets */
+	CURL *easy;
+	char *url;
+	long timeout_ms;
+	struct buf body;
+	bool over;                    /* the page passed max_page */
+	bool active;                  /* in the current batch */
+	struct scrape_result res;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct scrape {
+	CURLM *multi;
+	struct curl_slist *headers;   /* shared by every target */
+	size_t max_page;
+	enum scrape_encoding encoding;
+	unsigned max_connections;
+	const atomic_bool *stop;
+	struct scrape_target **targets;
+	size_t n_targets;
+	size_t cache_size;            /* the current CURLMOPT_MAXCONNECTS */
+	int epfd;                     /* the sockets libcurl asks us to watch */
+	int64_t timer_at;             /* ms (monotonic) libcurl wants a timeout call; -1: none */
+	bool epoll_failed;
+	struct scrape_stats st;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* libcurl tells which sockets to watch for what (CURLMOPT_SOCKETFUNCTION). */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+	struct scrape *s = ud;
+	struct epoll_event ev = {.data.fd = fd};
+
+	(void)easy, (void)sockp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL); /* may be closed already */
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return 0;
+	if (errno == ENOENT && epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+	s->epoll_failed = true;
+	return -1;
+}
+
+/* libcurl's next timeout (CURLMOPT_TIMERFUNCTION): -1 cancels it. */
+static int on_timer(CURLM *multi, long timeout_ms, void *ud)
+{
+	struct scrape *s = ud;
+
+	(void)multi;
+	s->timer_at = timeout_ms < 0 ? -1 : (int64_t)now_ms() + timeout_ms;
+	return 0;
+}
+
+struct scrape *scrape_new(const struct scrape_opts *o, struct pt_error *e)
+{
+	static const struct scrape_opts defaults;
+	struct scrape *s;
+	struct curl_slist *h;
+
+	if (!o)
+		o = &defaults;
+	if (o->encoding != SCRAPE_ENCODING_IDENTITY && o->encoding != SCRAPE_ENCODING_GZIP)
+		return pt_error_set(e, PT_INVALID, "invalid scrape encoding %d", (int)o->encoding), NULL;
+	if (http_global_init(e))
+		return NULL;
+	if (!(s = calloc(1, sizeof *s)))
+		return pt_error_set(e, PT_NOMEM, "cannot create a scraper: out of memory"), NULL;
+	s->max_page = o->max_page ? o->max_page : SCRAPE_MAX_PAGE_BYTES;
+	s->encoding = o->encoding;
+	s->max_connections = o->max_connections;
+	s->stop = o->stop;
+	s->timer_at = -1;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0) {
+		int err = errno;
+
+		free(s);
+		return pt_error_sys(e, err, "cannot create a scraper (epoll_create1)"), NULL;
+	}
+	s->targets = calloc(SCRAPE_MAX_TARGETS, sizeof *s->targets);
+	s->multi = curl_multi_init();
+	/* "Expect:" is moot for a GET; the Accept header is the point. */
+	h = curl_slist_append(NULL, "Accept: " SCRAPE_ACCEPT);
+	s->headers = h;
+	if (!s->targets || !s->multi || !s->headers) {
+		scrape_free(s);
+		return pt_error_set(e, PT_NOMEM, "cannot create a scraper: out of memory"), NULL;
+	}
+	if (curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)s->max_connections) ||
+	    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)MIN_CACHE) ||
+	    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket) ||
+	    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s) ||
+	    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer) ||
+	    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s)) {
+		scrape_free(s);
+		return pt_error_set(e, PT_UNSUPPORTED, "cannot configure the libcurl multi handle"), NULL;
+	}
+	s->cache_size = MIN_CACHE;
+	return s;
+}
+
+static void target_destroy(struct scrape_target *t)
+{
+	if (!t)
+		return;
+	curl_easy_cleanup(t->easy);
+	buf_release(&t->body);
+	free(t->url);
+	free(t);
+}
+
+void scrape_free(struct scrape *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_targets; i++)
+		target_destroy(s->targets[i]);
+	free(s->targets);
+	/* The multi handle owns the connection cache: clean it up after
+	 * every easy handle is gone. */
+	if (s->multi)
+		curl_multi_cleanup(s->multi);
+	curl_slist_free_all(s->headers);
+	close(s->epfd);
+	free(s);
+}
+
+/* Keep the connection cache as large as the target set, so each target's
+ * connection survives until its next scrape (libcurl's default is four
+ * per easy handle added, which shrinks to nothing between batches). */
+static void size_cache(struct scrape *s)
+{
+	size_t want = s->n_targets > MIN_CACHE ? s->n_targets : MIN_CACHE;
+
+	if (want != s->cache_size && curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)want) == CURLM_OK)
+		s->cache_size = want;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct scrape_target *t = ud;
+	size_t n = size * nmemb;
+
+	if (n > t->owner->max_page - t->body.len) {
+		t->over = true;
+		return 0; /* short: libcurl ends the transfer with CURLE_WRITE_ERROR */
+	}
+	if (buf_append(&t->body, p, n))
+		return 0;
+	return n;
+}
+
+struct scrape_target *scrape_target_new(struct scrape *s, const char *url, long timeout_ms, struct pt_error *e)
+{
+	struct scrape_target *t;
+	size_t len;
+	CURLcode res;
+	CURL *h;
+
+	if (!url || strncmp(url, "http://", 7) != 0)
+		return pt_error_set(e, PT_INVALID, "cannot scrape '%.200s': only http:// URLs are supported",
+				    url ? url : ""), NULL;
+	len = strlen(url);
+	if (len > SCRAPE_MAX_URL_LEN)
+		return pt_error_set(e, PT_LIMIT, "cannot scrape '%.64s...': the URL exceeds %d bytes", url,
+				    SCRAPE_MAX_URL_LEN), NULL;
+	if (strpbrk(url, " \r\n\t"))
+		return pt_error_set(e, PT_INVALID, "cannot scrape '%.200s': the URL contains white space", url), NULL;
+	if (timeout_ms == 0)
+		timeout_ms = SCRAPE_DEFAULT_TIMEOUT_MS;
+	if (timeout_ms < 1 || timeout_ms > SCRAPE_MAX_TIMEOUT_MS)
+		return pt_error_set(e, PT_RANGE, "cannot scrape '%.200s': timeout %ld ms is outside 1..%d", url,
+				    timeout_ms, SCRAPE_MAX_TIMEOUT_MS), NULL;
+	if (s->n_targets >= SCRAPE_MAX_TARGETS)
+		return pt_error_set(e, PT_LIMIT, "cannot scrape '%.200s': the scraper has %d targets already", url,
+				    SCRAPE_MAX_TARGETS), NULL;
+	if (!(t = calloc(1, sizeof *t)) || !(t->url = strdup(url)) || !(t->easy = curl_easy_init())) {
+		target_destroy(t);
+		return pt_error_set(e, PT_NOMEM, "cannot scrape '%.200s': out of memory", url), NULL;
+	}
+	t->owner = s;
+	t->timeout_ms = timeout_ms;
+	buf_init(&t->body, s->max_page);
+	h = t->easy;
+	res = curl_easy_setopt(h, CURLOPT_URL, t->url);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	if (!res) res = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	/* Pod IPs are on this node: never through an http_proxy from the
+	 * environment (libcurl honours it by default). */
+	if (!res) res = curl_easy_setopt(h, CURLOPT_PROXY, "");
+	if (!res) res = curl_easy_setopt(h, CURLOPT_USERAGENT, "podtuner/" PT_VERSION);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	/* A Content-Length over the cap fails before any body is read; the
+	 * write callback enforces it for chunked and decoded bodies. */
+	if (!res) res = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_page);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING,
+					 s->encoding == SCRAPE_ENCODING_GZIP ? "gzip" : NULL);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_PRIVATE, t);
+	if (res) {
+		pt_error_set(e, res == CURLE_OUT_OF_MEMORY ? PT_NOMEM : PT_UNSUPPORTED,
+			     "cannot scrape '%.200s': cannot set up libcurl: %s (%s)", url, curl_easy_strerror(res),
+			     http_curl_code_name(res));
+		target_destroy(t);
+		return NULL;
+	}
+	t->res.code = PT_AGAIN;
+	t->res.body = "";
+	snprintf(t->res.error, sizeof t->res.error, "not scraped yet");
+	t->index = s->n_targets;
+	s->targets[s->n_targets++] = t;
+	size_cache(s);
+	return t;
+}
+
+void scrape_target_free(struct scrape *s, struct scrape_target *t)
+{
+	if (!t)
+		return;
+	if (t->index < s->n_targets && s->targets[t->index] == t) {
+		s->targets[t->index] = s->targets[--s->n_targets];
+		s->targets[t->index]->index = t->index;
+	}
+	target_destroy(t);
+	size_cache(s);
+}
+
+const char *scrape_target_url(const struct scrape_target *t)
+{
+	return t->url;
+}
+
+const struct scrape_result *scrape_target_result(const struct scrape_target *t)
+{
+	return &t->res;
+}
+
+void scrape_get_stats(const struct scrape *s, struct scrape_stats *out)
+{
+	*out = s->st;
+}
+
+/* Turn a finished transfer into its result. */
+static void finish(struct scrape *s, struct scrape_target *t, CURLcode res)
+{
+	curl_off_t total = 0;
+	long connects = 0;
+	char *ctype = NULL;
+
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->res.status);
+	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total);
+	curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
+	if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype)
+		snprintf(t->res.content_type, sizeof t->res.content_type, "%s", ctype);
+	t->res.duration_us = total > 0 ? (uint64_t)total : 0;
+	t->res.reused = connects == 0 && res != CURLE_COULDNT_CONNECT;
+	s->st.connects += (uint64_t)(connects > 0 ? connects : 0);
+	t->res.bytes = t->body.len;
+	t->res.body = t->body.data ? t->body.data : "";
+	t->res.error[0] = '\0';
+	t->res.code = PT_OK;
+	if (t->over || res == CURLE_FILESIZE_EXCEEDED) {
+		t->res.code = PT_LIMIT;
+		snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': the page exceeds the limit of %zu bytes",
+			 t->url, s->max_page);
+		s->st.oversize++;
+	} else if (res != CURLE_OK) {
+		enum pt_code code = PT_IO;
+
+		switch (res) {
+		case CURLE_OPERATION_TIMEDOUT:
+			code = PT_TIMEOUT;
+			s->st.timeouts++;
+			break;
+		case CURLE_WEIRD_SERVER_REPLY: case CURLE_UNSUPPORTED_PROTOCOL: case CURLE_BAD_CONTENT_ENCODING:
+			code = PT_SYNTAX;
+			break;
+		case CURLE_OUT_OF_MEMORY:
+			code = PT_NOMEM;
+			break;
+		default:
+			break;
+		}
+		t->res.code = code;
+		snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': %.90s (%s)", t->url,
+			 t->errbuf[0] ? t->errbuf : curl_easy_strerror(res), http_curl_code_name(res));
+	} else if (t->res.status != 200) {
+		t->res.code = PT_HTTP;
+		snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': HTTP status %ld", t->url,
+			 t->res.status);
+	}
+	if (t->res.code != PT_OK)
+		s->st.failures++;
+}
+
+enum pt_code scrape_run(struct scrape *s, struct scrape_target *const *targets, size_t n, struct pt_error *e)
+{
+	enum pt_code rc = PT_OK;
+	long longest = 0;
+	uint64_t deadline;
+	int running = 0;
+	CURLMcode mc;
+
+	s->st.batches++;
+	for (size_t i = 0; i < n; i++) {
+		struct scrape_target *t = targets[i];
+
+		if (t->active || t->owner != s)
+			continue;
+		buf_reset(&t->body);
+		t->over = false;
+		t->errbuf[0] = '\0';
+		memset(&t->res, 0, sizeof t->res);
+		t->res.body = "";
+		if ((mc = curl_multi_add_handle(s->multi, t->easy)) != CURLM_OK) {
+			t->res.code = PT_NOMEM;
+			snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': %s", t->url,
+				 curl_multi_strerror(mc));
+			s->st.failures++;
+			continue;
+		}
+		t->active = true;
+		s->st.scrapes++;
+		if (t->timeout_ms > longest)
+			longest = t->timeout_ms;
+	}
+	deadline = now_ms() + (uint64_t)longest + BATCH_SLACK_MS;
+	running = 1;
+	mc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	for (;;) {
+		struct epoll_event evs[MAX_EVENTS];
+		CURLMsg *msg;
+		int left, nev, wait = POLL_MS;
+		uint64_t now;
+
+		while ((msg = curl_multi_info_read(s->multi, &left))) {
+			struct scrape_target *t = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			finish(s, t, msg->data.result);
+			curl_multi_remove_handle(s->multi, t->easy);
+			t->active = false;
+		}
+		if (mc != CURLM_OK || s->epoll_failed) {
+			rc = pt_error_set(e, PT_IO, "cannot scrape: curl_multi_socket_action: %s",
+					  s->epoll_failed ? "epoll_ctl failed" : curl_multi_strerror(mc));
+			break;
+		}
+		if (running == 0)
+			break;
+		if (s->stop && atomic_load(s->stop)) {
+			rc = PT_AGAIN;
+			break;
+		}
+		now = now_ms();
+		if (now > deadline) {
+			/* libcurl enforces each timeout; this only guards the
+			 * loop against a bug turning into a hang. */
+			rc = pt_error_set(e, PT_TIMEOUT, "cannot scrape: the batch outlived its longest timeout");
+			break;
+		}
+		if (s->timer_at >= 0)
+			wait = s->timer_at <= (int64_t)now ? 0 : (int)((uint64_t)s->timer_at - now < POLL_MS
+									 ? (uint64_t)s->timer_at - now : POLL_MS);
+		nev = epoll_wait(s->epfd, evs, MAX_EVENTS, wait);
+		if (nev < 0 && errno != EINTR) {
+			rc = pt_error_sys(e, errno, "cannot scrape (epoll_wait)");
+			break;
+		}
+		for (int i = 0; i < nev && mc == CURLM_OK; i++) {
+			int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+				    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+				    (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+
+			mc = curl_multi_socket_action(s->multi, evs[i].data.fd, flags, &running);
+		}
+		if (mc == CURLM_OK && s->timer_at >= 0 && (int64_t)now_ms() >= s->timer_at) {
+			s->timer_at = -1;
+			mc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		}
+	}
+	/* Whatever is unfinished (stop flag, multi failure) fails as such. */
+	for (size_t i = 0; i < n; i++) {
+		struct scrape_target *t = targets[i];
+
+		if (!t->active)
+			continue;
+		curl_multi_remove_handle(s->multi, t->easy);
+		t->active = false;
+		t->res.code = rc == PT_AGAIN ? PT_AGAIN : rc;
+		t->res.body = "";
+		snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': %s", t->url,
+			 rc == PT_AGAIN ? "interrupted by the stop flag" : "the batch failed");
+		s->st.failures++;
+	}
+	if (rc == PT_AGAIN)
+		rc = PT_OK; /* the results say it; the batch itself worked */
+	return rc;
+}
