@@ -7,6 +7,7 @@
 #include "certgen.h"
 #include "mutate.h"
 #include "policytest.h"
+#include "rebalance.h"
 #include "validate.h"
 #include "webhook_cmd.h"
 
@@ -30,6 +31,7 @@ static const struct command commands[] = {
 	{"test", policytest_main, "run policy test cases (" "podtuner-test.yaml" ")"},
 	{"certgen", certgen_main, "create the webhook's CA and serving certificate"},
 	{"webhook", webhook_cmd_main, "serve the mutating admission webhook (HTTPS)"},
+	{"rebalance", rebalance_main, "run the node agent (cgroup rebalancing, rlimits)"},
 	{"version", version_main, "print the version"},
 };
 
