@@ -10,7 +10,7 @@ BUILD="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libcjson-dev libyam
 libcurl4-openssl-dev libssl-dev zlib1g-dev"
 # tests: real TLS client, the independent RFC 6902 checker, real Go and Java
 # runtimes for workloads, and the VM test-bed
-TEST="curl openssl ca-certificates python3 python3-jsonpatch golang-go
+TEST="curl openssl ca-certificates python3 python3-jsonpatch python3-yaml golang-go
 openjdk-17-jdk-headless qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps"
 # benchmarks and lint
 BENCH="wrk nghttp2-client cppcheck"
