@@ -100,7 +100,7 @@ enum pt_code rlimit_parse(const char *name, const char *spec, struct rlimit_spec
 			  struct pt_error *e)
 {
 	const char *colon, *end = spec + strlen(spec), *why;
-	uint64_t soft, hard;
+	uint64_t soft = 0, hard = 0;
 	int res = rlimit_resource(name);
 
 	if (res < 0)

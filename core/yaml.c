@@ -1258,7 +1258,7 @@ static cJSON *to_json(const struct ynode *n, struct tj *t, int depth)
 
 cJSON *yaml_to_json(const struct ynode *n, struct pt_error *e)
 {
-	struct pt_error scratch;
+	struct pt_error scratch = {0};
 	struct tj t = {.e = e ? e : &scratch};
 
 	t.e->code = PT_OK;

@@ -1442,7 +1442,7 @@ int agent_run(const struct agent_config *cfg_in)
 		if (first && cfg.ready_file) {
 			FILE *f = fopen(cfg.ready_file, "w");
 			if (f) {
-				fprintf(f, "%u\n", ag.srv ? httpd_port(ag.srv) : 0);
+				fprintf(f, "%u\n", ag.srv ? (unsigned)httpd_port(ag.srv) : 0u);
 				fclose(f);
 			}
 		}
