@@ -40,7 +40,7 @@ $PY -c 'import yaml, kubernetes.client.models, jsonpatch' 2>/dev/null ||
 	{ echo "python3-yaml, python3-kubernetes and python3-jsonpatch are required (make deps)" >&2; exit 1; }
 [ -x "$PODTUNER" ] || { echo "no podtuner binary at '$PODTUNER' (build it, or set PODTUNER)" >&2; exit 1; }
 PODTUNER=$(cd "$(dirname "$PODTUNER")" && pwd)/$(basename "$PODTUNER")
-cd "$TOP"
+cd "$TOP" || exit 1
 
 # render NAME DIR: kubectl kustomize DIR > $T/NAME.yaml
 render() {
@@ -190,7 +190,7 @@ EOF
 	ns=$(sed -n 's/^--namespace=//p' "$T/job.args")
 	api_get "/api/v1/namespaces/$ns/secrets/$secret" >"$T/secret.json"
 	api_get "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/podtuner" >"$T/mwc.json"
-	$PY - "$T/secret.json" "$T/mwc.json" "$T" <<'EOF' >"$T/tls.check" 2>&1
+	if $PY - "$T/secret.json" "$T/mwc.json" "$T" >"$T/tls.check" 2>&1 <<'EOF'
 import base64, json, sys
 s = json.load(open(sys.argv[1])); m = json.load(open(sys.argv[2]))
 assert s.get("type") == "kubernetes.io/tls", "Secret type %r" % s.get("type")
@@ -201,7 +201,11 @@ got = [w["clientConfig"].get("caBundle") for w in m["webhooks"]]
 assert got and all(g == ca for g in got), "caBundle %r, want the Secret's ca.crt" % got
 print("Secret %s/%s (kubernetes.io/tls) and caBundle = its ca.crt" % (s["metadata"]["namespace"], s["metadata"]["name"]))
 EOF
-	if [ $? = 0 ]; then ok "$(cat "$T/tls.check")"; else bad "Secret and caBundle" "$T/tls.check"; fi
+	then
+		ok "$(cat "$T/tls.check")"
+	else
+		bad "Secret and caBundle" "$T/tls.check"
+	fi
 	if openssl verify -CAfile "$T/ca.crt" "$T/tls.crt" >"$T/verify" 2>&1 &&
 		openssl x509 -in "$T/tls.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "DNS:podtuner.$ns.svc\(,\|$\)"; then
 		ok "the serving certificate verifies and has the SAN podtuner.$ns.svc"
