@@ -154,9 +154,11 @@ struct policy_diags {
 
 /* Load and validate every source into one set. On success *out holds one
  * reference that is yours (policy_set_unref). If any error is found,
- * returns PT_INVALID (or PT_NOMEM / PT_IO), appends every error to diags
- * (which may be NULL), and leaves *out untouched. An empty set (no
- * documents) is valid. */
+ * returns PT_INVALID (or PT_NOMEM / PT_IO when memory ran out or a source
+ * could not be read), appends every error to diags (which may be NULL),
+ * in file order and, within a file, line order, and leaves *out untouched.
+ * diags must be zeroed or filled by an earlier load; release it with
+ * policy_diags_release. An empty set (no documents) is valid. */
 enum pt_code policy_set_load(const struct policy_source *src, size_t n_src, struct policy_set **out,
 			     struct policy_diags *diags) PT_WUR;
 

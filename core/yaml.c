@@ -976,19 +976,17 @@ out:
 	return rc;
 }
 
-enum pt_code yaml_parse_file(const char *path, struct ystream **out, struct pt_error *e)
+enum pt_code yaml_read_file(const char *path, char **data, size_t *len, struct pt_error *e)
 {
-	char *data = NULL;
-	size_t len = 0, cap = 0;
-	int fd = -1;
-	enum pt_code rc;
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int fd;
+	enum pt_code rc = PT_OK;
 	struct stat st;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = pt_error_sys(e, errno, "cannot open '%s'", path);
-		goto out;
-	}
+	if (fd < 0)
+		return pt_error_sys(e, errno, "cannot open '%s'", path);
 	if (fstat(fd, &st) < 0) {
 		rc = pt_error_sys(e, errno, "cannot stat '%s'", path);
 		goto out;
@@ -998,44 +996,63 @@ enum pt_code yaml_parse_file(const char *path, struct ystream **out, struct pt_e
 		goto out;
 	}
 	for (;;) {
-		ssize_t n;
+		ssize_t r;
 
-		if (len == cap) {
-			/* One byte past the limit tells "too large" apart. */
+		/* Room for one byte past the limit tells "too large" apart,
+		 * and for the NUL. */
+		if (cap - n < 2) {
 			size_t ncap = cap ? cap * 2 : 65536;
 			char *p;
 
-			if (ncap > YAML_MAX_BYTES + 1)
-				ncap = YAML_MAX_BYTES + 1;
-			if (ncap == cap) {
-				rc = pt_error_set(e, PT_LIMIT, "input is larger than %u bytes",
-						  (unsigned)YAML_MAX_BYTES);
-				pt_error_at(e, path, 0, 0);
-				goto out;
-			}
-			p = realloc(data, ncap);
+			if (ncap > YAML_MAX_BYTES + 2)
+				ncap = YAML_MAX_BYTES + 2;
+			p = realloc(buf, ncap);
 			if (!p) {
 				rc = pt_error_set(e, PT_NOMEM, "out of memory reading '%s'", path);
 				goto out;
 			}
-			data = p;
+			buf = p;
 			cap = ncap;
 		}
-		n = read(fd, data + len, cap - len);
-		if (n < 0 && errno == EINTR)
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (r < 0) {
 			rc = pt_error_sys(e, errno, "cannot read '%s'", path);
 			goto out;
 		}
-		if (n == 0)
+		if (r == 0)
 			break;
-		len += (size_t)n;
+		n += (size_t)r;
+		if (n > YAML_MAX_BYTES) {
+			rc = pt_error_set(e, PT_LIMIT, "input is larger than %u bytes", (unsigned)YAML_MAX_BYTES);
+			pt_error_at(e, path, 0, 0);
+			goto out;
+		}
 	}
-	rc = yaml_parse(path, data ? data : "", len, out, e);
+	if (!buf && !(buf = malloc(1))) {
+		rc = pt_error_set(e, PT_NOMEM, "out of memory reading '%s'", path);
+		goto out;
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	buf = NULL;
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+enum pt_code yaml_parse_file(const char *path, struct ystream **out, struct pt_error *e)
+{
+	char *data;
+	size_t len;
+	enum pt_code rc = yaml_read_file(path, &data, &len, e);
+
+	if (rc)
+		return rc;
+	rc = yaml_parse(path, data, len, out, e);
 	free(data);
 	return rc;
 }

@@ -12,7 +12,7 @@ static struct policy_rebalance rb_default(void)
 {
 	struct policy_rebalance rb = {
 		.present = true,
-		.pool = "web",
+		.pool = (char *)"web",
 		.cpu_min_factor = 0.5,
 		.cpu_max_factor = 4,
 		.cpu_step = 0.5,
@@ -180,12 +180,12 @@ static void test_random_invariants(void)
 	unsigned seed = 12345;
 	int64_t base_sum[3] = {0};
 
-	rb[1].pool = "batch";
+	rb[1].pool = (char *)"batch";
 	rb[1].cpu_min_factor = 0.1;
 	rb[1].cpu_max_factor = 10;
 	rb[1].cpu_step = 0.3;
 	rb[1].cooldown_ms = 0;
-	rb[2].pool = "web"; /* same pool, other policy: slowest pace wins */
+	rb[2].pool = (char *)"web"; /* same pool, other policy: slowest pace wins */
 	rb[2].cooldown_ms = 7000;
 	for (int i = 0; i < 12; i++) {
 		seed = seed * 1103515245 + 12345;

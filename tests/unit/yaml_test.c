@@ -474,6 +474,28 @@ static void test_files(void)
 	CHECK_STR(pt_error_format(&e, b, sizeof b), "cannot read '/tmp': Is a directory (EISDIR)");
 
 	CHECK_INT(yaml_parse_file("tests/unit/yaml_test.c", &s, &e), PT_SYNTAX);
+
+	/* One byte past the limit, without parsing a byte of it. */
+	{
+		char big[] = "/tmp/yaml_test_big_XXXXXX";
+		char *data = (char *)"untouched";
+		size_t len = 7;
+		int bfd = mkstemp(big);
+
+		CHECK(bfd >= 0 && ftruncate(bfd, YAML_MAX_BYTES + 1) == 0);
+		close(bfd);
+		CHECK_INT(yaml_read_file(big, &data, &len, &e), PT_LIMIT);
+		CHECK_STR(e.msg, "input is larger than 4194304 bytes");
+		CHECK_STR(e.file, big);
+		CHECK_STR(data, "untouched");
+		CHECK_INT(len, 7);
+		CHECK(truncate(big, 5) == 0);
+		CHECK_INT(yaml_read_file(big, &data, &len, &e), PT_OK);
+		CHECK_INT(len, 5);
+		CHECK(data[5] == '\0');
+		free(data);
+		unlink(big);
+	}
 }
 
 TEST_MAIN(test_tree_and_positions, test_documents, test_syntax_errors, test_duplicates, test_aliases_and_merges,
