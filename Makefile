@@ -4,6 +4,7 @@
 #   make                 build build/rel/podtuner
 #   make SANITIZE=address,undefined test   the suite under ASan+UBSan (build/san)
 #   make WERROR=0        do not treat warnings as errors
+#   make image           the container image (IMAGE=podtuner:$(VERSION)) with docker, podman or buildah
 
 SANITIZE ?=
 WERROR   ?= 1
@@ -44,6 +45,7 @@ TEST_BIN := $(TEST_SRC:%.c=$(O)/%)
 POLICIES := $(sort $(wildcard policies/*.yaml))
 
 BIN := $(O)/podtuner
+IMAGE ?= podtuner:$(VERSION)
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
@@ -88,6 +90,9 @@ demo: deps all
 
 bench: deps all
 	@O=$(O) tests/bench/run.sh
+
+image:
+	@scripts/image.sh $(IMAGE) $(VERSION)
 
 lint:
 	@scripts/lint.sh

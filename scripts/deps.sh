@@ -14,9 +14,14 @@ TEST="curl openssl ca-certificates python3 python3-jsonpatch python3-yaml golang
 openjdk-17-jdk-headless qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps"
 # benchmarks and lint
 BENCH="wrk nghttp2-client cppcheck"
+# manifest tests (tests/integration/manifests.sh): YAML, and the Kubernetes
+# OpenAPI types as python3-kubernetes generated them. kubectl itself (for its
+# built-in kustomize) comes with the machine image: Debian 12's
+# kubernetes-client is 1.20, whose kustomize v2 cannot render the manifests.
+MANIFESTS="python3-yaml python3-kubernetes"
 
 missing=""
-for p in $BUILD $TEST $BENCH; do
+for p in $BUILD $TEST $BENCH $MANIFESTS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	case "$st" in
 	*" installed") ;;
