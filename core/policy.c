@@ -6,6 +6,8 @@
  * when the last reference goes. */
 #include "policy.h"
 
+#include "fileio.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -1348,10 +1350,10 @@ static void load_text(struct loader *L, const char *path, const char *data, size
 static void load_file(struct loader *L, const char *path)
 {
 	struct pt_error e = {0};
-	char *data;
-	size_t len;
+	struct buf b;
 
-	if (yaml_read_file(path, &data, &len, &e) != PT_OK) {
+	buf_init(&b, YAML_MAX_BYTES);
+	if (fileio_read(path, YAML_MAX_BYTES, &b, &e) != PT_OK) {
 		if (e.code != PT_NOMEM && e.code != PT_LIMIT)
 			L->io = true;
 		if (!e.file[0])
@@ -1359,8 +1361,8 @@ static void load_file(struct loader *L, const char *path)
 		diag_err(L, &e);
 		return;
 	}
-	load_text(L, path, data, len);
-	free(data);
+	load_text(L, path, b.data ? b.data : "", b.len);
+	buf_release(&b);
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -5,6 +5,9 @@
  * Scalars are typed the way go-yaml v2 types them (sigs.k8s.io/yaml). */
 #include "yaml.h"
 
+#include "buf.h"
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -976,84 +979,15 @@ out:
 	return rc;
 }
 
-enum pt_code yaml_read_file(const char *path, char **data, size_t *len, struct pt_error *e)
-{
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	int fd;
-	enum pt_code rc = PT_OK;
-	struct stat st;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return pt_error_sys(e, errno, "cannot open '%s'", path);
-	if (fstat(fd, &st) < 0) {
-		rc = pt_error_sys(e, errno, "cannot stat '%s'", path);
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		rc = pt_error_sys(e, EISDIR, "cannot read '%s'", path);
-		goto out;
-	}
-	for (;;) {
-		ssize_t r;
-
-		/* Room for one byte past the limit tells "too large" apart,
-		 * and for the NUL. */
-		if (cap - n < 2) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			char *p;
-
-			if (ncap > YAML_MAX_BYTES + 2)
-				ncap = YAML_MAX_BYTES + 2;
-			p = realloc(buf, ncap);
-			if (!p) {
-				rc = pt_error_set(e, PT_NOMEM, "out of memory reading '%s'", path);
-				goto out;
-			}
-			buf = p;
-			cap = ncap;
-		}
-		r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = pt_error_sys(e, errno, "cannot read '%s'", path);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > YAML_MAX_BYTES) {
-			rc = pt_error_set(e, PT_LIMIT, "input is larger than %u bytes", (unsigned)YAML_MAX_BYTES);
-			pt_error_at(e, path, 0, 0);
-			goto out;
-		}
-	}
-	if (!buf && !(buf = malloc(1))) {
-		rc = pt_error_set(e, PT_NOMEM, "out of memory reading '%s'", path);
-		goto out;
-	}
-	buf[n] = '\0';
-	*data = buf;
-	*len = n;
-	buf = NULL;
-out:
-	close(fd);
-	free(buf);
-	return rc;
-}
-
 enum pt_code yaml_parse_file(const char *path, struct ystream **out, struct pt_error *e)
 {
-	char *data;
-	size_t len;
-	enum pt_code rc = yaml_read_file(path, &data, &len, e);
+	struct buf b;
+	enum pt_code rc;
 
-	if (rc)
-		return rc;
-	rc = yaml_parse(path, data, len, out, e);
-	free(data);
+	buf_init(&b, YAML_MAX_BYTES);
+	if ((rc = fileio_read(path, YAML_MAX_BYTES, &b, e)) == PT_OK)
+		rc = yaml_parse(path, b.data ? b.data : "", b.len, out, e);
+	buf_release(&b);
 	return rc;
 }
 

@@ -75,11 +75,6 @@ struct ystream {
 enum pt_code yaml_parse(const char *file, const char *data, size_t len, struct ystream **out,
 			struct pt_error *e) PT_WUR;
 
-/* Read a whole file of at most YAML_MAX_BYTES into a NUL-terminated heap
- * buffer that is yours to free. Fails with the errno's code (message
- * naming the path and the call) or PT_LIMIT, leaving outputs untouched. */
-enum pt_code yaml_read_file(const char *path, char **data, size_t *len, struct pt_error *e) PT_WUR;
-
 /* Read and parse a file (at most YAML_MAX_BYTES). */
 enum pt_code yaml_parse_file(const char *path, struct ystream **out, struct pt_error *e) PT_WUR;
 

@@ -1147,7 +1147,7 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 {
 	static const double tick_bounds[] = {1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5};
 	static const double cpu_bounds[] = {100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3};
-	const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "error", NULL},
+	const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "error", NULL}, *good[] = {"result", "success", NULL}, *fail[] = {"result", "failure", NULL},
 		   *dry[] = {"result", "dry_run", NULL}, *bi[] = {"version", PT_VERSION, NULL};
 	struct metrics *m = ag->m = metrics_new();
 	enum pt_code rc = m ? PT_OK : PT_NOMEM;
@@ -1173,8 +1173,8 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 	C("podtuner_agent_adopted_total", "Values changed outside the agent, adopted as baselines.", NULL, &ag->adopted);
 	C("podtuner_agent_rlimit_failures_total", "Processes whose rlimits could not be set.", NULL, &ag->prl_fail);
 	C("podtuner_agent_containers_skipped_total", "Containers not tracked: over the limit.", NULL, &ag->skipped_ctrs);
-	C("podtuner_policy_reloads_total", "Policy reloads; a failure keeps the previous set.", ok, &ag->reloads_ok);
-	C("podtuner_policy_reloads_total", NULL, bad, &ag->reloads_err);
+	C("podtuner_policy_reloads_total", "Policy reloads; a failure keeps the previous set.", good, &ag->reloads_ok);
+	C("podtuner_policy_reloads_total", NULL, fail, &ag->reloads_err);
 	G("podtuner_agent_pods", "Pods with a tuned container.", &ag->g_pods);
 	G("podtuner_agent_containers", "Tuned containers tracked.", &ag->g_ctrs);
 	G("podtuner_agent_series", "Series kept for triggers.", &ag->g_series);

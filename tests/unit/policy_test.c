@@ -550,7 +550,7 @@ static void test_trigger_errors(void)
 		   "t.yaml:9:9: missing 'spec.rebalance.triggers[0].grant' (cpu or memory)\n"
 		   "t.yaml:10:16: 'spec.rebalance.triggers[1].name' must be a DNS-1123 label (at most 63 lowercase "
 		   "letters, digits and '-', starting and ending with a letter or digit), not 'T_1'\n"
-		   "t.yaml:10:53: 'spec.rebalance.triggers[1].for': duration '-1s' is not valid");
+		   "t.yaml:10:53: 'spec.rebalance.triggers[1].for': duration '-1s' is not valid: a sign is not allowed");
 	CHECK_ERRS(RB_HEAD "    pool: p\n    triggers:\n      - {name: a, grant: disk, when: 'x > 1'}\n",
 		   "t.yaml:9:9: missing 'spec.rebalance.triggers[0].expr'\n"
 		   "t.yaml:9:26: 'spec.rebalance.triggers[0].grant' must be one of cpu, memory, not 'disk'\n"
