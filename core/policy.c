@@ -7,6 +7,7 @@
 #include "policy.h"
 
 #include "fileio.h"
+#include "text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -139,21 +140,6 @@ static void nomem(struct doc *d)
 
 /* ---- small helpers ---- */
 
-/* Printable, bounded rendering of a value for a message. */
-static const char *show(const char *s, size_t len, char *buf, size_t size)
-{
-	size_t i, o = 0, max = size - 4;
-
-	for (i = 0; i < len && o < max; i++)
-		buf[o++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	if (i < len) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 static const char *kind_name(const struct ynode *n)
 {
 	return n->kind == YNODE_MAP ? "mapping" : n->kind == YNODE_SEQ ? "list" : "scalar";
@@ -167,7 +153,7 @@ static const char *shown(const struct ynode *n, char *buf, size_t size)
 	if (n->kind != YNODE_SCALAR)
 		snprintf(buf, size, "a %s", kind_name(n));
 	else
-		snprintf(buf, size, "'%s'", show(n->str, n->len, t, sizeof t));
+		snprintf(buf, size, "'%s'", text_quote(n->str, n->len, 60, t, sizeof t));
 	return buf;
 }
 
@@ -282,40 +268,6 @@ static const char *env_name_problem(const char *s, size_t len)
 
 /* ---- unknown fields, with a suggestion ---- */
 
-/* Optimal string alignment distance, for short strings only. */
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-	size_t d[3][65];
-	size_t *pp = d[0], *p = d[1], *c = d[2];
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		p[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t *t;
-
-		c[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t cost = a[i - 1] != b[j - 1];
-			size_t v = p[j] + 1;
-
-			if (c[j - 1] + 1 < v)
-				v = c[j - 1] + 1;
-			if (p[j - 1] + cost < v)
-				v = p[j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
-				v = pp[j - 2] + 1;
-			c[j] = v;
-		}
-		t = pp;
-		pp = p;
-		p = c;
-		c = t;
-	}
-	return p[lb];
-}
-
 /* Fields of a child block that people put one level too high. */
 struct hint {
 	const char *child;
@@ -366,7 +318,7 @@ static void check_keys(struct doc *d, const struct ynode *map, const char *path,
 			if (l == k->len && strncasecmp(*p, k->str, l) == 0 && memchr(k->str, '\0', l) == NULL) {
 				dist = 0;
 			} else {
-				dist = edit_distance(k->str, k->len, *p, l);
+				dist = text_edit_distance(k->str, k->len, *p, l);
 				/* A likely typo: one or two edits, and
 				 * fewer than a third of the word. */
 				if (dist > 2 || dist * 3 > l)
@@ -391,9 +343,9 @@ static void check_keys(struct doc *d, const struct ynode *map, const char *path,
 					}
 		}
 		if (path[0])
-			verr(d, k, "unknown field '%s' in '%s'%s", show(k->str, k->len, kb, 64), path, sug);
+			verr(d, k, "unknown field '%s' in '%s'%s", text_quote(k->str, k->len, 60, kb, 64), path, sug);
 		else
-			verr(d, k, "unknown field '%s'%s", show(k->str, k->len, kb, 64), sug);
+			verr(d, k, "unknown field '%s'%s", text_quote(k->str, k->len, 60, kb, 64), sug);
 	}
 }
 
@@ -660,7 +612,7 @@ static void load_match(struct doc *d, const struct ynode *m, struct policy_match
 		const struct ynode *k = labels->pairs[i].key, *v = labels->pairs[i].value;
 		const char *s;
 
-		snprintf(pb, sizeof pb, "spec.match.podLabels.%s", show(k->str, k->len, kb, 64));
+		snprintf(pb, sizeof pb, "spec.match.podLabels.%s", text_quote(k->str, k->len, 60, kb, 64));
 		if (!is_label_key(k->str, k->len) || memchr(k->str, '\0', k->len)) {
 			verr(d, k, "label key '%s' is not valid: want [prefix/]name, the name at most 63 letters, digits, '-', '_' or '.' starting and ending with a letter or digit, the prefix a DNS-1123 subdomain",
 			     kb);
@@ -872,7 +824,7 @@ static void load_rlimits(struct doc *d, const struct ynode *m, struct policy_tun
 		const char *spec;
 		enum got g;
 
-		snprintf(pb, sizeof pb, "spec.tune.rlimits.%s", show(k->str, k->len, kb, 64));
+		snprintf(pb, sizeof pb, "spec.tune.rlimits.%s", text_quote(k->str, k->len, 60, kb, 64));
 		g = get_text(d, v, pb, &spec);
 		if (g == GOT_NONE)
 			verr(d, v ? v : k, "'%s' must be a limit such as \"1024\" or \"1024:4096\"", pb);
@@ -1276,16 +1228,6 @@ static void load_doc(struct loader *L, const char *file, const struct ydoc *yd)
 
 /* ---- sources ---- */
 
-static void hash_bytes(uint64_t *h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		*h ^= s[i];
-		*h *= 1099511628211ULL;
-	}
-}
-
 static const char *base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
@@ -1329,9 +1271,9 @@ static void load_text(struct loader *L, const char *path, const char *data, size
 	}
 	/* The hash covers base names, so that the same files mounted at
 	 * another path hash the same. */
-	hash_bytes(&L->hash, base, strlen(base) + 1);
-	hash_bytes(&L->hash, data, len);
-	hash_bytes(&L->hash, "", 1);
+	L->hash = text_fnv1a(L->hash, base, strlen(base) + 1);
+	L->hash = text_fnv1a(L->hash, data, len);
+	L->hash = text_fnv1a(L->hash, "", 1);
 	file = mem_strdup(&d, path);
 	if (!file)
 		return;
@@ -1542,7 +1484,7 @@ static void mem_free(struct policy_mem *mem)
 enum pt_code policy_set_load(const struct policy_source *src, size_t n_src, struct policy_set **out,
 			     struct policy_diags *diags)
 {
-	struct loader L = {.diags = diags, .hash = 14695981039346656037ULL};
+	struct loader L = {.diags = diags, .hash = TEXT_FNV_INIT};
 	struct policy_set *set;
 	enum pt_code rc = PT_OK;
 

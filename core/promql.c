@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "arena.h"
+#include "duration.h"
 #include "promtext.h"
+#include "text.h"
 
 #define MEM_CHUNK 4096
 #define MEM_MAX (1024 * 1024) /* far more than PROMQL_MAX_LEN bytes of source need */
@@ -136,21 +138,6 @@ static int hex_val(char c)
 	return -1;
 }
 
-static bool word_ci(const char *p, size_t n, const char *lower)
-{
-	size_t i;
-
-	for (i = 0; i < n && lower[i]; i++) {
-		char c = p[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c != lower[i])
-			return false;
-	}
-	return i == n && lower[i] == '\0';
-}
-
 static bool word_is(const char *p, size_t n, const char *s)
 {
 	return strlen(s) == n && memcmp(p, s, n) == 0;
@@ -251,33 +238,6 @@ static enum pt_code nomem(struct parser *ps)
 	return fail(ps, ps->pos, PT_NOMEM, "cannot allocate memory for the trigger expression");
 }
 
-/* The Levenshtein distance between a (n bytes) and b, for "did you mean". */
-static size_t edit_distance(const char *a, size_t na, const char *b)
-{
-	size_t nb = strlen(b), row[33];
-
-	if (na > 32 || nb > 32)
-		return (size_t)-1;
-	for (size_t j = 0; j <= nb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= na; i++) {
-		size_t prev = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= nb; j++) {
-			size_t cur = row[j], best = prev + (a[i - 1] != b[j - 1]);
-
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = cur;
-		}
-	}
-	return row[nb];
-}
-
 static enum pt_code unknown_function(struct parser *ps, size_t at, size_t n)
 {
 	const char *name = ps->src + at, *best = NULL;
@@ -288,7 +248,7 @@ static enum pt_code unknown_function(struct parser *ps, size_t at, size_t n)
 			return fail(ps, at, PT_SYNTAX, "function '%.*s' is not supported in triggers (supported: %s)",
 				    (int)n, name, SUPPORTED);
 	for (size_t i = 0; i < sizeof supported / sizeof supported[0]; i++) {
-		size_t d = edit_distance(name, n, supported[i]);
+		size_t d = text_edit_distance(name, n, supported[i], strlen(supported[i]));
 
 		if (d < best_d && d < n) {
 			best_d = d;
@@ -437,7 +397,7 @@ static enum pt_code parse_number(struct parser *ps, double *v, bool *found_num)
 	if (is_alpha(c)) {
 		size_t w = word_len(ps, tok);
 
-		if (word_ci(ps->src + tok, w, "inf") || word_ci(ps->src + tok, w, "nan")) {
+		if (text_ieq(ps->src + tok, w, "inf") || text_ieq(ps->src + tok, w, "nan")) {
 			*v = (ps->src[tok] | 0x20) == 'n' ? NAN : neg ? -INFINITY : INFINITY;
 			ps->pos = tok + w;
 			*found_num = true;
@@ -539,61 +499,6 @@ static enum pt_code parse_number(struct parser *ps, double *v, bool *found_num)
 		return fail(ps, tok, PT_SYNTAX, "number %s is out of range", found(ps, tok));
 	*v = neg ? -d : d;
 	return PT_OK;
-}
-
-/* Prometheus durations (prometheus/common model.ParseDuration): groups of
- * digits and a unit, y w d h m s ms in that order, each at most once, a
- * year being 365 days; "0" alone is allowed. */
-static bool parse_duration(const char *s, size_t n, uint64_t *ms, bool *overflow)
-{
-	static const uint64_t mult[] = {
-		365ULL * 86400000, 7ULL * 86400000, 86400000, 3600000, 60000, 1000, 1,
-	};
-	uint64_t total = 0;
-	size_t i = 0;
-	int next = 0;
-
-	*overflow = false;
-	if (n == 1 && s[0] == '0') {
-		*ms = 0;
-		return true;
-	}
-	if (n == 0)
-		return false;
-	while (i < n) {
-		size_t d0 = i;
-		uint64_t v = 0;
-		int u;
-
-		for (; i < n && is_digit(s[i]); i++) {
-			if (v > (UINT64_MAX - 9) / 10)
-				*overflow = true;
-			else
-				v = v * 10 + (uint64_t)(s[i] - '0');
-		}
-		if (i == d0 || i == n)
-			return false;
-		if (s[i] == 'm' && i + 1 < n && s[i + 1] == 's') {
-			u = 6;
-			i++;
-		} else {
-			const char *units = "ywdhms", *p = strchr(units, s[i]);
-
-			if (!p || !s[i])
-				return false;
-			u = (int)(p - units);
-		}
-		i++;
-		if (u < next)
-			return false;
-		next = u + 1;
-		if (v > (UINT64_MAX - total) / mult[u])
-			*overflow = true;
-		else
-			total += v * mult[u];
-	}
-	*ms = total;
-	return true;
 }
 
 /* ---- regexes ----------------------------------------------------------- */
@@ -949,7 +854,7 @@ static enum pt_code no_modifiers(struct parser *ps)
 	skip_ws(ps);
 	if (peek(ps) == '@')
 		return fail(ps, ps->pos, PT_SYNTAX, "'@' modifiers are not supported in triggers");
-	if (word_ci(ps->src + ps->pos, word_len(ps, ps->pos), "offset"))
+	if (text_ieq(ps->src + ps->pos, word_len(ps, ps->pos), "offset"))
 		return fail(ps, ps->pos, PT_SYNTAX, "'offset' modifiers are not supported in triggers");
 	return PT_OK;
 }
@@ -957,7 +862,7 @@ static enum pt_code no_modifiers(struct parser *ps)
 static enum pt_code parse_range(struct parser *ps, uint64_t *ms)
 {
 	size_t at, n = 0;
-	bool over;
+	enum pt_code rc;
 
 	ps->pos++; /* '[' */
 	skip_ws(ps);
@@ -967,12 +872,13 @@ static enum pt_code parse_range(struct parser *ps, uint64_t *ms)
 		n++;
 	if (!n)
 		return fail(ps, at, PT_SYNTAX, "expected a duration like 5m after '[', found %s", found(ps, at));
-	if (!parse_duration(ps->src + at, n, ms, &over))
+	rc = duration_parse(ps->src + at, n, ms, NULL);
+	if (rc == PT_SYNTAX)
 		return fail(ps, at, PT_SYNTAX, "invalid duration '%.*s': write whole numbers with units "
 			    "(ms, s, m, h, d, w, y), largest first, like 5m or 1h30m", (int)n, ps->src + at);
-	if (!over && *ms == 0)
+	if (rc == PT_OK && *ms == 0)
 		return fail(ps, at, PT_SYNTAX, "range must be > 0");
-	if (over || *ms > PROMQL_MAX_RANGE_MS)
+	if (rc != PT_OK || *ms > PROMQL_MAX_RANGE_MS)
 		return fail(ps, at, PT_LIMIT, "range '%.*s' is longer than the limit of 24h", (int)n, ps->src + at);
 	ps->pos = at + n;
 	skip_ws(ps);
@@ -1041,7 +947,7 @@ static bool at_grouping(struct parser *ps)
 {
 	size_t w = word_len(ps, ps->pos);
 
-	return word_ci(ps->src + ps->pos, w, "by") || word_ci(ps->src + ps->pos, w, "without");
+	return text_ieq(ps->src + ps->pos, w, "by") || text_ieq(ps->src + ps->pos, w, "without");
 }
 
 static enum pt_code parse_grouping(struct parser *ps, struct promql_node *node, const char *agg)
@@ -1161,7 +1067,7 @@ static enum pt_code parse_quantile(struct parser *ps, size_t at, struct promql_n
 static bool in_list(const char *p, size_t n, const char *const *list, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (word_ci(p, n, list[i]))
+		if (text_ieq(p, n, list[i]))
 			return true;
 	return false;
 }
@@ -1195,7 +1101,7 @@ static enum pt_code parse_vector_inner(struct parser *ps, struct promql_node **o
 		skip_ws(ps);
 		if (n) {
 			for (size_t i = 0; i < sizeof aggs / sizeof aggs[0]; i++) {
-				if (!word_ci(w, n, aggs[i].name))
+				if (!text_ieq(w, n, aggs[i].name))
 					continue;
 				if (peek(ps) != '(' && !at_grouping(ps))
 					return fail(ps, at, PT_SYNTAX, "'%s' needs an argument in parentheses, like "
@@ -1340,7 +1246,7 @@ enum pt_code promql_parse(const char *src, struct promql_expr **out, struct pt_e
 	ps.pos += oplen;
 	skip_ws(&ps);
 	at = ps.pos;
-	if (word_ci(src + at, word_len(&ps, at), "bool")) {
+	if (text_ieq(src + at, word_len(&ps, at), "bool")) {
 		rc = fail(&ps, at, PT_SYNTAX, "'bool' is not supported: a trigger fires while the comparison holds");
 		goto out;
 	}

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 enum {
 	C_MSTART = 1 << 0, /* [a-zA-Z_:] starts a metric name */
 	C_MNAME = 1 << 1,  /* [a-zA-Z0-9_:] continues it */
@@ -88,21 +90,6 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 	return true;
 }
 
-static bool ci_equal(const char *p, size_t n, const char *lower)
-{
-	size_t i;
-
-	for (i = 0; i < n && lower[i]; i++) {
-		char c = p[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c != lower[i])
-			return false;
-	}
-	return i == n && lower[i] == '\0';
-}
-
 /* Powers of ten that a double holds exactly. */
 static const double exact_pow10[] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
@@ -134,11 +121,11 @@ static bool parse_value(const char *p, size_t n, double *out)
 	if (p < e && ((*p | 0x20) == 'i' || (*p | 0x20) == 'n')) {
 		size_t k = (size_t)(e - p);
 
-		if (ci_equal(p, k, "inf") || ci_equal(p, k, "infinity")) {
+		if (text_ieq(p, k, "inf") || text_ieq(p, k, "infinity")) {
 			*out = neg ? -INFINITY : INFINITY;
 			return true;
 		}
-		if (p == tok && ci_equal(p, k, "nan")) {
+		if (p == tok && text_ieq(p, k, "nan")) {
 			*out = NAN;
 			return true;
 		}

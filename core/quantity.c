@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "text.h"
+
 typedef unsigned __int128 u128;
 
 /* The largest magnitude in nano-units that struct quantity holds. */
@@ -33,26 +35,6 @@ struct scan {
 static enum pt_code fail(struct pt_error *e, enum pt_code code, const char *s, size_t len,
 			 const char *fmt, ...) PT_PRINTF(5, 6);
 
-/* Copy at most QUANTITY_MSG_SHOW bytes of s, non-printable ones as \xNN. */
-static void quote(char *dst, size_t cap, const char *s, size_t len)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (n >= QUANTITY_MSG_SHOW || n + 5 > cap) {
-			snprintf(dst + n, cap - n, "...");
-			return;
-		}
-		if (c >= 0x20 && c < 0x7f)
-			dst[n++] = (char)c;
-		else
-			n += (size_t)snprintf(dst + n, cap - n, "\\x%02x", c);
-	}
-	dst[n] = '\0';
-}
-
 static enum pt_code fail(struct pt_error *e, enum pt_code code, const char *s, size_t len,
 			 const char *fmt, ...)
 {
@@ -64,7 +46,7 @@ static enum pt_code fail(struct pt_error *e, enum pt_code code, const char *s, s
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	quote(shown, sizeof shown, s, len);
+	text_quote(s, len, QUANTITY_MSG_SHOW, shown, sizeof shown);
 	return pt_error_set(e, code, "quantity '%s' is %s: %s", shown,
 			    code == PT_RANGE ? "out of range" : "not valid", why);
 }

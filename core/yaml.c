@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "fileio.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,24 +59,13 @@ struct smap {
 	size_t n;
 };
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static struct smap_ent *smap_find(const struct smap *m, const char *key, size_t len)
 {
 	size_t i;
 
 	if (!m->cap)
 		return NULL;
-	for (i = fnv1a(key, len) & (m->cap - 1); m->v[i].key; i = (i + 1) & (m->cap - 1))
+	for (i = text_fnv1a(TEXT_FNV_INIT, key, len) & (m->cap - 1); m->v[i].key; i = (i + 1) & (m->cap - 1))
 		if (m->v[i].len == len && memcmp(m->v[i].key, key, len) == 0)
 			return &m->v[i];
 	return NULL;
@@ -95,7 +85,7 @@ static enum pt_code smap_add(struct smap *m, const char *key, size_t len, size_t
 		for (size_t j = 0; j < m->cap; j++) {
 			if (!m->v[j].key)
 				continue;
-			for (i = fnv1a(m->v[j].key, m->v[j].len) & (cap - 1); v[i].key; i = (i + 1) & (cap - 1))
+			for (i = text_fnv1a(TEXT_FNV_INIT, m->v[j].key, m->v[j].len) & (cap - 1); v[i].key; i = (i + 1) & (cap - 1))
 				;
 			v[i] = m->v[j];
 		}
@@ -103,7 +93,7 @@ static enum pt_code smap_add(struct smap *m, const char *key, size_t len, size_t
 		m->v = v;
 		m->cap = cap;
 	}
-	for (i = fnv1a(key, len) & (m->cap - 1); m->v[i].key; i = (i + 1) & (m->cap - 1))
+	for (i = text_fnv1a(TEXT_FNV_INIT, key, len) & (m->cap - 1); m->v[i].key; i = (i + 1) & (m->cap - 1))
 		;
 	m->v[i] = (struct smap_ent){key, len, val};
 	m->n++;
@@ -122,21 +112,6 @@ static void smap_release(struct smap *m)
 	free(m->v);
 	m->v = NULL;
 	m->cap = m->n = 0;
-}
-
-/* A short, printable rendering of some text for a message. */
-static const char *shorten(const char *s, size_t len, char *buf, size_t size)
-{
-	size_t i, o = 0, max = size - 4;
-
-	for (i = 0; i < len && o < max; i++)
-		buf[o++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	if (i < len) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
 }
 
 /* ---- scalar typing (go-yaml v2 resolve.go) ---- */
@@ -596,11 +571,11 @@ static enum pt_code on_scalar(struct ctx *c, const yaml_event_t *ev)
 			want = tag;
 	} else {
 		return fail(c, PT_SYNTAX, x->n.line, x->n.col, "unsupported tag '%s'",
-			    shorten(tag, strlen(tag), buf, 64));
+			    text_quote(tag, strlen(tag), 60, buf, 64));
 	}
 	if (want)
 		return fail(c, PT_SYNTAX, x->n.line, x->n.col, "cannot decode '%s' as !!%s",
-			    shorten(x->n.str, x->n.len, buf, 64),
+			    text_quote(x->n.str, x->n.len, 60, buf, 64),
 			    strncmp(want, TAG_PREFIX, strlen(TAG_PREFIX)) == 0 ? want + strlen(TAG_PREFIX) : want + 2);
 	rc = add_anchor(c, ev->data.scalar.anchor, x, true, &idx);
 	if (rc)
@@ -630,7 +605,7 @@ static enum pt_code on_start(struct ctx *c, const yaml_event_t *ev, enum ynode_k
 			    "nesting deeper than %d levels", YAML_MAX_DEPTH);
 	if (tag && strcmp(tag, "!") != 0 && !tag_is(tag, kind == YNODE_MAP ? "map" : "seq"))
 		return fail(c, PT_SYNTAX, mline(&ev->start_mark), mcol(&ev->start_mark), "unsupported tag '%s'",
-			    shorten(tag, strlen(tag), buf, 64));
+			    text_quote(tag, strlen(tag), 60, buf, 64));
 	rc = count_nodes(c, 1, mline(&ev->start_mark), mcol(&ev->start_mark));
 	if (rc)
 		return rc;
@@ -755,7 +730,7 @@ static enum pt_code build_map(struct ctx *c, struct frame *f)
 				rc = fail_nomem(c);
 			else if (at != SIZE_MAX && m.explicit[at])
 				rc = fail(c, PT_SYNTAX, k->line, k->col, "duplicate key '%s' (first at line %d)",
-					  shorten(k->str, k->len, buf, 64), m.v[at].key->line);
+					  text_quote(k->str, k->len, 60, buf, 64), m.v[at].key->line);
 			else if (mapb_set(&m, k, v, true, at))
 				rc = fail_nomem(c);
 		}
@@ -818,11 +793,11 @@ static enum pt_code on_alias(struct ctx *c, const yaml_event_t *ev)
 
 	if (!ent)
 		return fail(c, PT_SYNTAX, line, col, "unknown anchor '%s' referenced",
-			    shorten(name, strlen(name), buf, 64));
+			    text_quote(name, strlen(name), 60, buf, 64));
 	a = &c->anchors[ent->val];
 	if (!a->done)
 		return fail(c, PT_SYNTAX, line, col, "anchor '%s' value contains itself",
-			    shorten(name, strlen(name), buf, 64));
+			    text_quote(name, strlen(name), 60, buf, 64));
 	rc = count_nodes(c, a->node->size, line, col);
 	if (rc)
 		return rc;
@@ -1073,12 +1048,12 @@ static cJSON *scalar_to_json(const struct ynode *n, struct tj *t)
 		/* encoding/json refuses them too ("unsupported value"). */
 		if (!isfinite(v.d))
 			return tj_fail(t, PT_INVALID, n, "cannot convert '%s' to JSON: JSON has no infinity or NaN",
-				       shorten(n->str, n->len, buf, 64));
+				       text_quote(n->str, n->len, 60, buf, 64));
 		return cJSON_CreateNumber(v.d);
 	default:
 		if (memchr(n->str, '\0', n->len))
 			return tj_fail(t, PT_INVALID, n, "cannot convert '%s' to JSON: it holds a NUL byte",
-				       shorten(n->str, n->len, buf, 64));
+				       text_quote(n->str, n->len, 60, buf, 64));
 		return cJSON_CreateString(n->str);
 	}
 }
@@ -1133,7 +1108,7 @@ static cJSON *map_to_json(const struct ynode *n, struct tj *t, int depth)
 		default:
 			if (memchr(k->str, '\0', k->len)) {
 				tj_fail(t, PT_INVALID, k, "cannot convert key '%s' to JSON: it holds a NUL byte",
-					shorten(k->str, k->len, sbuf, 64));
+					text_quote(k->str, k->len, 60, sbuf, 64));
 				goto fail;
 			}
 			break;
@@ -1144,7 +1119,7 @@ static cJSON *map_to_json(const struct ynode *n, struct tj *t, int depth)
 			dup = smap_find(&idx, key, strlen(key)) != NULL;
 		}
 		if (dup) {
-			tj_fail(t, PT_SYNTAX, k, "duplicate key '%s'", shorten(key, strlen(key), sbuf, 64));
+			tj_fail(t, PT_SYNTAX, k, "duplicate key '%s'", text_quote(key, strlen(key), 60, sbuf, 64));
 			goto fail;
 		}
 		child = to_json(n->pairs[i].value, t, depth + 1);

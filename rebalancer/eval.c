@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../core/promtext.h"
+#include "../core/text.h"
 
 /* promql/quantile.go smallDeltaTolerance: bucket counts closer than this
  * (relatively) are taken as equal, floating point noise from rate(). */
@@ -103,16 +104,6 @@ static bool label_at(const struct ev *ev, const struct elem *e, size_t level, si
 	return true;
 }
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s;; p++) {
-		h ^= *p;
-		h *= UINT64_C(0x100000001b3);
-		if (!*p)
-			return h;
-	}
-}
-
 static uint64_t group_hash(const struct ev *ev, const struct elem *e, size_t level)
 {
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
@@ -122,7 +113,7 @@ static uint64_t group_hash(const struct ev *ev, const struct elem *e, size_t lev
 	 * label sets hash alike. */
 	for (size_t i = 0; label_at(ev, e, level, i, &n, &v); i++)
 		if (n)
-			h = fnv(fnv(h, n), v);
+			h = text_fnv1a(text_fnv1a(h, n, strlen(n) + 1), v, strlen(v) + 1);
 	return h;
 }
 

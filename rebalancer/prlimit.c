@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/text.h"
+
 void prlimit_state_init(struct prlimit_state *st)
 {
 	memset(st, 0, sizeof *st);
@@ -143,17 +145,6 @@ static int slurp(const char *path, char *buf, size_t cap, size_t *len)
 	close(fd);
 	*len = off;
 	return err;
-}
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -344,11 +335,11 @@ enum pt_code prlimit_apply(struct prlimit_state *st, const char *cgroup_dir, con
 	/* Field by field: the struct's padding is not initialised. */
 	spec_hash = 14695981039346656037ULL;
 	for (size_t i = 0; i < n; i++) {
-		spec_hash = fnv(spec_hash, &specs[i].resource, sizeof specs[i].resource);
-		spec_hash = fnv(spec_hash, &specs[i].soft, sizeof specs[i].soft);
-		spec_hash = fnv(spec_hash, &specs[i].hard, sizeof specs[i].hard);
+		spec_hash = text_fnv1a(spec_hash, &specs[i].resource, sizeof specs[i].resource);
+		spec_hash = text_fnv1a(spec_hash, &specs[i].soft, sizeof specs[i].soft);
+		spec_hash = text_fnv1a(spec_hash, &specs[i].hard, sizeof specs[i].hard);
 	}
-	hash = fnv(spec_hash, buf, len);
+	hash = text_fnv1a(spec_hash, buf, len);
 	if (st->have_hash && st->seen_hash == hash)
 		goto out;
 	qsort(pids, np, sizeof *pids, cmp_int);

@@ -362,22 +362,4 @@ static void test_fake_proc(void)
 	nftw(tmp_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Stand-ins until core/rlimit.c (branch units) is merged, with the formats
- * core/rlimit.h documents. Weak: the real functions win once linked. */
-__attribute__((weak)) const char *rlimit_name(int resource)
-{
-	return resource == RLIMIT_NOFILE ? "nofile" : resource == RLIMIT_CORE ? "core" : NULL;
-}
-
-__attribute__((weak)) const char *rlimit_format(const struct rlimit_spec *r, char *buf, size_t len)
-{
-	char s[24], h[24];
-
-	snprintf(s, sizeof s, "%llu", (unsigned long long)r->soft);
-	snprintf(h, sizeof h, "%llu", (unsigned long long)r->hard);
-	snprintf(buf, len, "%s:%s", r->soft == RLIMIT_SPEC_INFINITY ? "unlimited" : s,
-		 r->hard == RLIMIT_SPEC_INFINITY ? "unlimited" : h);
-	return buf;
-}
-
 TEST_MAIN(test_parse_pids, test_parse_start, test_apply, test_eperm, test_fake_proc)

@@ -406,7 +406,7 @@ static void test_to_json(void)
 	CHECK_JSON("a: -.Inf\n", "t.yaml:1:4: cannot convert '-.Inf' to JSON: JSON has no infinity or NaN");
 	CHECK_JSON("a: .nan\n", "t.yaml:1:4: cannot convert '.nan' to JSON: JSON has no infinity or NaN");
 	CHECK_JSON("{~: 1}\n", "t.yaml:1:2: cannot convert a null key to JSON");
-	CHECK_JSON("k: \"a\\0b\"\n", "t.yaml:1:4: cannot convert 'a?b' to JSON: it holds a NUL byte");
+	CHECK_JSON("k: \"a\\0b\"\n", "t.yaml:1:4: cannot convert 'a\\x00b' to JSON: it holds a NUL byte");
 	CHECK_JSON("{1: a, 01: b}\n", "t.yaml:1:8: duplicate key '1'");
 	CHECK_JSON("{true: a, yes: b}\n", "t.yaml:1:11: duplicate key 'true'");
 
