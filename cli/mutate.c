@@ -47,12 +47,22 @@ static void print_json(const cJSON *j)
 	}
 }
 
+/* One operation per line: readable, and diff-friendly in a review. */
 static void print_patch(const char *patch, size_t len)
 {
-	cJSON *p = json_parse(patch, len, NULL);
+	cJSON *p = json_parse(patch, len, NULL), *op;
+	bool first = true;
 
-	if (p)
-		print_json(p);
+	if (!p)
+		return;
+	fputs("[", stdout);
+	cJSON_ArrayForEach(op, p) {
+		char *s = cJSON_PrintUnformatted(op);
+		printf("%s\n  %s", first ? "" : ",", s ? s : "null");
+		cJSON_free(s);
+		first = false;
+	}
+	puts(first ? "]" : "\n]");
 	cJSON_Delete(p);
 }
 
