@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # SPDX-License-Identifier: Apache-2.0
 # Guest half of cgroup_test.sh (busybox ash, cwd /work): builds the kubelet
 # layout, checks the values the runtime writes, throttles one container,

@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # SPDX-License-Identifier: Apache-2.0
 # Guest side of the VM test-bed (busybox ash; vm.sh puts it at
 # /work/kubelet.sh): builds the cgroup tree that the kubelet's systemd
@@ -152,10 +153,11 @@ kp_wmaybe() {
 # Recompute the pod slice's values from its containers, as the kubelet does
 # when a container is added.
 kp_pod_resources() {
-	local pod=$1 dir req=0 cpul=0 meml=0 all_cpu=1 all_mem=1 c v
+	local pod=$1 dir req=0 cpul=0 meml=0 all_cpu=1 all_mem=1 n=0 c v
 	dir=$(kp_path "$pod")
 	for c in "$KP_STATE/pods/$pod/containers"/*; do
 		[ -d "$c" ] || continue
+		n=$((n + 1))
 		v=$(cat "$c/cpu_request")
 		req=$((req + v))
 		v=$(cat "$c/cpu_limit")
@@ -165,6 +167,7 @@ kp_pod_resources() {
 		[ "$v" = 0 ] && all_mem=0
 		meml=$((meml + v))
 	done
+	[ $n -gt 0 ] || return 0
 	kp_wmaybe "$dir/cpu.weight" "$(kp_weight "$req")"
 	if [ $all_cpu = 1 ]; then
 		kp_wmaybe "$dir/cpu.max" "$((cpul * KP_PERIOD / 1000)) $KP_PERIOD"
@@ -217,10 +220,25 @@ kp_container() {
 	kp_pod_resources "$pod"
 }
 
+# kp_container_remove POD NAME: kill the container's processes, remove its
+# scope and forget it, as when a container exits and is deleted; the pod
+# slice's sums are recomputed. A restarted container gets a new ID: add it
+# again under another name or id=.
+kp_container_remove() {
+	local dir
+	dir=$(kp_path "$1" "$2") || kp_die "no container '$1/$2'"
+	kp_kill "$dir"
+	rmdir "$dir" || kp_die "cannot remove '$dir'"
+	rm -rf "$KP_STATE/pods/$1/containers/$2"
+	kp_pod_resources "$1"
+}
+
 # kp_exec CGROUP CMD...: run CMD inside CGROUP in the foreground.
 # kp_spawn CGROUP CMD...: the same in the background; its pid is in $!.
 # The shell moves itself in and then execs, as runc's init does, so every
-# thread and child of CMD is charged to CGROUP from the start.
+# thread and child of CMD is charged to CGROUP from the start. Busybox runs
+# its own applet of the same name before anything on PATH (svc, load, ...):
+# give test programs other names, or full paths.
 kp_exec() {
 	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' kp_exec "$@"
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
 # Host side of the VM test-bed: boot a stock Debian kernel in qemu from an
 # initramfs holding busybox, tests/vm/lib/init.sh as PID 1 and the files a
@@ -45,6 +46,7 @@ VM_OUT=""
 VM_ROOT=""
 VM_SECS=""      # wall time of the last vm_run
 VM_BOOT_SECS="" # guest uptime when /init started, last vm_run
+VM_INITRD_MIB="" # size of the last initramfs
 
 vm_log() { echo "vm: $*" >&2; }
 
@@ -135,6 +137,9 @@ vm_add_libs() {
 		esac
 		readelf -d "$f" 2>/dev/null | grep -q '(NEEDED)' || continue
 		for lib in $(ldd "$f" 2>/dev/null | grep -oE '/[^ ]+'); do
+			# A library found next to the file (libjli.so beside
+			# bin/java, through its RUNPATH) is already in the tree.
+			case "$lib" in "$VM_ROOT"/*) continue ;; esac
 			[ -e "$VM_ROOT$lib" ] && continue
 			mkdir -p "$VM_ROOT$(dirname "$lib")"
 			cp -L "$lib" "$VM_ROOT$lib" || { vm_setup_failed "cannot copy library '$lib'"; return; }
@@ -168,6 +173,7 @@ vm_accel() {
 vm_run() {
 	local timeout=$VM_TIMEOUT mem=$VM_MEM cpus=$VM_CPUS append="" script accel rc status start
 	local -a accel_args
+	VM_SECS="" VM_BOOT_SECS="" VM_INITRD_MIB=""
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-t) timeout=$2; shift 2 ;;
@@ -188,17 +194,19 @@ vm_run() {
 	} >"$VM_ROOT/etc/vm.conf"
 	(cd "$VM_ROOT" && find . -print0 | cpio --null -o -H newc --owner 0:0 --quiet) >"$VM_DIR/initrd.cpio" ||
 		{ vm_setup_failed "cannot pack the initramfs"; return; }
+	VM_INITRD_MIB=$(($(stat -c %s "$VM_DIR/initrd.cpio") >> 20))
 
 	accel=$(vm_accel)
 	if [ "$accel" = kvm ]; then
 		accel_args=(-accel kvm -cpu host)
 	else
+		# shellcheck disable=SC2054 # qemu option values, not array elements
 		accel_args=(-accel tcg,thread=multi -cpu max)
 		# TCG's TSC follows the host clock and agrees across vCPUs; without
 		# this the guest falls back to the slow-to-read HPET.
 		append="tsc=reliable $append"
 	fi
-	[ "$VM_VERBOSE" = 1 ] && vm_log "booting ${VM_KERNEL##*/} ($accel, $cpus vCPUs, $mem MiB, initramfs $(($(stat -c %s "$VM_DIR/initrd.cpio") >> 20)) MiB)"
+	[ "$VM_VERBOSE" = 1 ] && vm_log "booting ${VM_KERNEL##*/} ($accel, $cpus vCPUs, $mem MiB, initramfs $VM_INITRD_MIB MiB)"
 	: >"$VM_DIR/ctl"
 	: >"$VM_DIR/results.tar"
 	: >"$VM_DIR/console.log"
