@@ -83,9 +83,11 @@ VM_CFLAGS := -std=gnu11 -O2 -static $(WARN) -D_GNU_SOURCE
 
 build/vm/bin/vmtool: tests/vm/guest/vmtool.c
 	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC    $@')
 	$(Q)$(CC) $(VM_CFLAGS) -o $@ $< -lm
 build/vm/bin/cgroup_probe: tests/vm/guest/cgroup_probe.c rebalancer/cgroup.c core/err.c rebalancer/cgroup.h core/err.h tests/unit/test.h
 	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC    $@')
 	$(Q)$(CC) $(VM_CFLAGS) -Wno-missing-prototypes -o $@ $(filter %.c,$^) -lm
 
 vm-bin: $(VM_BIN)
