@@ -70,7 +70,7 @@ for e in obj["spec"]["containers"][0].get("env", []):
         print("%s=%s" % (e["name"], e["value"]))
 ' "$@"
 }
-env_source="podtuner mutate -o pod ($PODTUNER)"
+env_source="podtuner mutate -o pod (${PODTUNER#"$top"/})"
 if [ -x "$PODTUNER" ] &&
 	svc_env=$(mutate_env tests/vm/effect/pods/go-svc.yaml GOMAXPROCS GOMEMLIMIT GOGC) && [ -n "$svc_env" ] &&
 	heap_env=$(mutate_env tests/vm/effect/pods/go-heap.yaml GOMAXPROCS GOMEMLIMIT GOGC) && [ -n "$heap_env" ] &&
@@ -88,7 +88,7 @@ else
 	if [ -x "$PODTUNER" ]; then
 		why="podtuner mutate failed: $(head -c 200 "$W/mutate.err" 2>/dev/null | tr '\n' ' ')"
 	else
-		why="no podtuner binary at $PODTUNER"
+		why="no podtuner binary at ${PODTUNER#"$top"/}"
 	fi
 	env_source="the documented rules ($why)"
 	GO_SVC_TUNED="GOMAXPROCS=1 GOMEMLIMIT=$((256 * 9 / 10))MiB"

@@ -71,8 +71,8 @@ w("- %s; %s." % (head.get("go", "?"), head.get("java", "?")))
 busy = [m for m in vms if "host_load_before" in m and not m["vm"].startswith("empty")]
 if busy:
     w("- Host load average (1 min) before/after each VM: %s. With more than ~2 the host was busy "
-      "with other work: the guest's CPUs were slower than at calibration (the load in the "
-      "tables was then higher than its nominal share, see *CPU used*) and host stalls add "
+      "with other work: the guest's CPUs may have run slower or faster than at calibration, "
+      "so the real load differs from its nominal share (see *CPU used*), and host stalls add "
       "latency to both variants."
       % ", ".join("%s %s/%s" % (m["vm"], m["host_load_before"], m["host_load_after"]) for m in busy))
 w("")
@@ -211,8 +211,8 @@ else:
     w("")
     w("**What it costs.** GOMAXPROCS=1 gives up parallelism inside the quota: two requests that "
       "arrive together are served one after the other even when the quota had room for both. "
-      "Where the untuned service throttles rarely, that queueing costs about as much in the "
-      "tail as the throttling it avoids, or more%s."
+      "That queueing behind one P can cost as much in the tail as the throttling it avoids, "
+      "or more%s; it weighs most where the untuned service throttles little."
       % (" (here: the median p99 at %s%% load)" % " and ".join(str(lv) for lv in worse) if worse else ""))
     w("")
     w("**How far to trust it.** The cut in throttled time is large and repeatable. The latency "
