@@ -5,7 +5,7 @@
 # 2-vCPU qemu VM running the Debian kernel. Untuned = the program as is;
 # tuned = the environment `podtuner mutate -o pod` gives the same container
 # (tests/vm/effect/pods/*.yaml). Writes docs/effect.md; raw results stay in
-# build/vm/effect/. Takes about 13 minutes with the defaults.
+# build/vm/effect/. Takes about 10 minutes with the defaults.
 #
 # Knobs (environment): EFFECT_RUNS (5), EFFECT_DURATION_S (12),
 # EFFECT_PARTS ("go-cpu go-mem java"), EFFECT_REPORT (docs/effect.md).
