@@ -49,7 +49,7 @@ IMAGE ?= podtuner:$(VERSION)
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
-.PHONY: all deps test unit integration vm demo bench bench-effect lint format clean install help image
+.PHONY: all deps test unit integration vm vm-bin demo bench bench-effect lint format clean install help image
 all: $(BIN)
 
 $(O)/%.o: %.c
@@ -78,11 +78,27 @@ $(O)/tests/unit/%_test: tests/unit/%_test.c $(O)/libpodtuner.a
 	@$(if $(Q),echo '  TEST  $@')
 	$(Q)$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes $(LDFLAGS_ALL) -o $@ $< $(O)/libpodtuner.a $(LIBS)
 
+# Helpers that run inside the test VM (tests/vm/): static, so the guest
+# needs no libraries, and never sanitized, whatever SANITIZE says.
+VM_BIN    := build/vm/bin/vmtool build/vm/bin/cgroup_probe
+VM_CFLAGS := -std=gnu11 -O2 -static $(WARN) -D_GNU_SOURCE
+
+build/vm/bin/vmtool: tests/vm/guest/vmtool.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC    $@')
+	$(Q)$(CC) $(VM_CFLAGS) -o $@ $< -lm
+build/vm/bin/cgroup_probe: tests/vm/guest/cgroup_probe.c rebalancer/cgroup.c core/err.c rebalancer/cgroup.h core/err.h tests/unit/test.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC    $@')
+	$(Q)$(CC) $(VM_CFLAGS) -Wno-missing-prototypes -o $@ $(filter %.c,$^) -lm
+
+vm-bin: $(VM_BIN)
+
 deps:
 	@scripts/deps.sh
 
 unit: $(TEST_BIN)
-test: deps all $(TEST_BIN)
+test: deps all $(TEST_BIN) $(VM_BIN)
 	@O=$(O) tests/run.sh
 
 demo: deps all
@@ -90,6 +106,9 @@ demo: deps all
 
 bench: deps all
 	@O=$(O) tests/bench/run.sh
+
+bench-effect: deps all $(VM_BIN)
+	@O=$(O) tests/vm/effect.sh
 
 image:
 	@scripts/image.sh $(IMAGE) $(VERSION)

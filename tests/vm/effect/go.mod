@@ -1,0 +1,3 @@
+module podtuner.invalid/vmeffect
+
+go 1.19
