@@ -2,8 +2,9 @@
 /* vmtool: the few things the VM's busybox cannot do for the test-bed.
  * Built static, so it runs in the guest (and on the host) with no libraries.
  *   vmtool weight [--classic] MILLICPU   the cpu.weight a runtime writes
- *   vmtool serve PORT FILE [PATH]        serve FILE on 127.0.0.1:PORT
- *   vmtool spin MS                       burn CPU for MS milliseconds */
+ *   vmtool serve [ADDR:]PORT FILE [PATH] serve FILE on ADDR:PORT (default 127.0.0.1)
+ *   vmtool spin MS                       burn CPU for MS milliseconds
+ *   vmtool hog MIB                       grow anonymous memory to MIB, then hold */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -23,12 +25,14 @@
 #define VMTOOL_REQUEST_MAX 8192        /* bytes of one HTTP request head */
 #define VMTOOL_BODY_MAX (1024 * 1024)  /* bytes of a served file */
 #define VMTOOL_SPIN_MAX_MS (600 * 1000) /* longest spin */
+#define VMTOOL_HOG_MAX_MIB 4096         /* largest hog */
 
 static int usage(void)
 {
 	fputs("usage: vmtool weight [--classic] MILLICPU\n"
-	      "       vmtool serve PORT FILE [PATH]   (default PATH /metrics)\n"
-	      "       vmtool spin MS\n",
+	      "       vmtool serve [ADDR:]PORT FILE [PATH]   (default 127.0.0.1, PATH /metrics)\n"
+	      "       vmtool spin MS\n"
+	      "       vmtool hog MIB\n",
 	      stderr);
 	return 2;
 }
@@ -115,6 +119,35 @@ static int cmd_spin(int argc, char **argv)
 	return 0;
 }
 
+/* A memory-hungry container: touch MIB MiB of anonymous memory one MiB at
+ * a time, printing the running total after each MiB (so a test sees how far
+ * it got while memory.high throttles it), then hold it until killed. Every
+ * page is written, so every page is charged to the cgroup; without swap
+ * none of it can be reclaimed. */
+static int cmd_hog(int argc, char **argv)
+{
+	const size_t mib = (size_t)1 << 20;
+	long page = sysconf(_SC_PAGESIZE);
+	int64_t n;
+	char *p;
+
+	if (argc != 2 || !parse_i64(argv[1], 1, VMTOOL_HOG_MAX_MIB, &n) || page <= 0)
+		return usage();
+	p = mmap(NULL, (size_t)n * mib, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("vmtool hog: mmap");
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int64_t i = 0; i < n; i++) {
+		for (size_t off = 0; off < mib; off += (size_t)page)
+			p[(size_t)i * mib + off] = 1;
+		printf("%" PRId64 "\n", i + 1);
+	}
+	for (;;)
+		pause();
+}
+
 /* Read the whole file (at most VMTOOL_BODY_MAX bytes) into buf. */
 static ssize_t read_body(const char *path, char *buf)
 {
@@ -194,18 +227,27 @@ static void serve_one(int c, const char *file, const char *path, char *body)
 
 /* A metrics endpoint whose values a test changes by rewriting FILE (write a
  * temp file and rename it over FILE: each request reads it afresh). One
- * connection at a time, loopback only; it runs until killed. */
+ * connection at a time, on the address given (tests give a pod IP in
+ * 127.0.0.0/8, which is all on lo); it runs until killed. */
 static int cmd_serve(int argc, char **argv)
 {
 	struct sockaddr_in a;
 	struct timeval tv = {2, 0};
-	const char *path = argc > 3 ? argv[3] : "/metrics";
-	char *body;
+	const char *path = argc > 3 ? argv[3] : "/metrics", *colon;
+	char addr[INET_ADDRSTRLEN] = "127.0.0.1", *body;
 	int64_t port;
 	int s, one = 1;
 
-	if ((argc != 3 && argc != 4) || !parse_i64(argv[1], 1, 65535, &port) || path[0] != '/' ||
-	    strlen(path) > 200)
+	if (argc != 3 && argc != 4)
+		return usage();
+	/* ADDR:PORT, for a pod IP; any 127.0.0.0/8 address is on lo. */
+	if ((colon = strrchr(argv[1], ':'))) {
+		if ((size_t)(colon - argv[1]) >= sizeof addr)
+			return usage();
+		memcpy(addr, argv[1], (size_t)(colon - argv[1]));
+		addr[colon - argv[1]] = '\0';
+	}
+	if (!parse_i64(colon ? colon + 1 : argv[1], 1, 65535, &port) || path[0] != '/' || strlen(path) > 200)
 		return usage();
 	body = malloc(VMTOOL_BODY_MAX);
 	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -216,10 +258,11 @@ static int cmd_serve(int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	a.sin_family = AF_INET;
 	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+		return usage();
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 16) < 0) {
-		fprintf(stderr, "vmtool serve: cannot listen on '127.0.0.1:%" PRId64 "': %s\n", port,
+		fprintf(stderr, "vmtool serve: cannot listen on '%s:%" PRId64 "': %s\n", addr, port,
 			strerror(errno));
 		return 1;
 	}
@@ -251,5 +294,7 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "spin") == 0)
 		return cmd_spin(argc - 1, argv + 1);
+	if (strcmp(argv[1], "hog") == 0)
+		return cmd_hog(argc - 1, argv + 1);
 	return usage();
 }

@@ -95,12 +95,14 @@ kp_uid() { # kp_uid NAME -> a stable UUID-shaped UID made from the name
 	echo "$1" | md5sum | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/'
 }
 
-# kp_pod NAME QOS [uid=UID] [namespace=NS] [label=K=V]... [annotation=K=V]...
-#        [controllers=cpu,memory,...]
-# QOS: guaranteed | burstable | besteffort. controllers= narrows what the
-# pod slice enables for its containers (to test a missing controller).
+# kp_pod NAME QOS [uid=UID] [namespace=NS] [ip=IP] [label=K=V]...
+#        [annotation=K=V]... [controllers=cpu,memory,...]
+# QOS: guaranteed | burstable | besteffort. ip= is the pod IP (status.podIP,
+# where the agent scrapes; default 127.0.0.1; any 127.0.0.0/8 address is on
+# lo). controllers= narrows what the pod slice enables for its containers
+# (to test a missing controller).
 kp_pod() {
-	local name=$1 qos=$2 uid="" ns=default ctrls="" dir parent u a
+	local name=$1 qos=$2 uid="" ns=default ip=127.0.0.1 ctrls="" dir parent u a
 	shift 2
 	case "$qos" in guaranteed | burstable | besteffort) ;; *) kp_die "bad QoS '$qos'" ;; esac
 	[ ! -d "$KP_STATE/pods/$name" ] || kp_die "pod '$name' exists"
@@ -112,6 +114,7 @@ kp_pod() {
 		*\"* | *\\*) kp_die "no quotes or backslashes in '$a'" ;;
 		uid=*) uid=${a#uid=} ;;
 		namespace=*) ns=${a#namespace=} ;;
+		ip=*) ip=${a#ip=} ;;
 		label=*) echo "${a#label=}" >>"$KP_STATE/pods/$name/labels" ;;
 		annotation=*) echo "${a#annotation=}" >>"$KP_STATE/pods/$name/annotations" ;;
 		controllers=*) ctrls=${a#controllers=} ;;
@@ -131,6 +134,7 @@ kp_pod() {
 	kp_enable "$dir" "$ctrls"
 	echo "$uid" >"$KP_STATE/pods/$name/uid"
 	echo "$ns" >"$KP_STATE/pods/$name/namespace"
+	echo "$ip" >"$KP_STATE/pods/$name/ip"
 	echo "$qos" >"$KP_STATE/pods/$name/qos"
 	echo "$dir" >"$KP_STATE/pods/$name/path"
 }
@@ -262,13 +266,13 @@ kp_stat() { # kp_stat FILE KEY -> the value of "KEY value" in FILE
 }
 
 # kp_metrics_serve POD CONTAINER PORT: a metrics endpoint inside the
-# container's scope on 127.0.0.1:PORT/metrics, serving the text last given
-# to kp_metrics_set (pid in $!).
+# container's scope on the pod's IP, <ip>:PORT/metrics, serving the text
+# last given to kp_metrics_set (pid in $!).
 kp_metrics_file() { echo "$KP_STATE/metrics/$1-$2.prom"; }
 kp_metrics_serve() {
 	mkdir -p "$KP_STATE/metrics"
 	[ -f "$(kp_metrics_file "$1" "$2")" ] || : >"$(kp_metrics_file "$1" "$2")"
-	kp_spawn "$(kp_path "$1" "$2")" vmtool serve "$3" "$(kp_metrics_file "$1" "$2")"
+	kp_spawn "$(kp_path "$1" "$2")" vmtool serve "$(kp_get "$1" ip):$3" "$(kp_metrics_file "$1" "$2")"
 }
 # kp_metrics_set POD CONTAINER TEXT: replace the served text atomically.
 kp_metrics_set() {
@@ -299,8 +303,9 @@ kp_resources_json() { # kp_resources_json CONTAINER_STATE_DIR
 }
 
 # kp_podlist: the pods as `kubectl get pods -o json` shows them on this
-# node, each Running, with containerStatuses[].containerID
-# "containerd://<id>" matching the scopes.
+# node, each Running with its podIP, every container running
+# (state.running, which the agent requires) with containerStatuses[].
+# containerID "containerd://<id>" matching the scopes.
 kp_podlist() {
 	local p c name first=1 cfirst
 	printf '{"apiVersion":"v1","kind":"PodList","metadata":{},"items":['
@@ -321,14 +326,16 @@ kp_podlist() {
 			printf '{"name":"%s","image":"%s","resources":%s}' "${c##*/}" "$(cat "$c/image")" \
 				"$(kp_resources_json "$c")"
 		done
-		printf ']},"status":{"phase":"Running","qosClass":"%s","containerStatuses":[' \
-			"$(kp_qos_class "$(cat "$p/qos")")"
+		printf ']},"status":{"phase":"Running","qosClass":"%s","podIP":"%s","podIPs":[{"ip":"%s"}],' \
+			"$(kp_qos_class "$(cat "$p/qos")")" "$(cat "$p/ip")" "$(cat "$p/ip")"
+		printf '"containerStatuses":['
 		cfirst=1
 		for c in "$p/containers"/*; do
 			[ -d "$c" ] || continue
 			[ $cfirst = 1 ] || printf ','
 			cfirst=0
-			printf '{"name":"%s","ready":true,"containerID":"containerd://%s"}' "${c##*/}" "$(cat "$c/id")"
+			printf '{"name":"%s","ready":true,"state":{"running":{"startedAt":"2025-01-01T00:00:00Z"}},' "${c##*/}"
+			printf '"containerID":"containerd://%s"}' "$(cat "$c/id")"
 		done
 		printf ']}}'
 	done
