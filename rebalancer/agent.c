@@ -718,6 +718,11 @@ static struct checkpoint_entry *own(struct agent *ag, struct actr *c, enum cgrou
 		ag->cp_dirty = true;
 		return en;
 	}
+	/* Seen before this process started: a change it made then still
+	 * counts for cooldown, and memory.high is not "first sight" (which
+	 * would put the KEP-2570 baseline back over a widened value). */
+	if (en->has_applied && !*(f == CGROUP_CPU_WEIGHT ? &c->cpu_changed_ms : &c->mem_changed_ms))
+		*(f == CGROUP_CPU_WEIGHT ? &c->cpu_changed_ms : &c->mem_changed_ms) = en->updated_ms;
 	switch (checkpoint_reconcile(en, cur, now)) {
 	case CHECKPOINT_CONSISTENT:
 		break;
