@@ -761,6 +761,14 @@ static void read_ctr(struct agent *ag, struct actr *c, int64_t now)
 	rc = cgroup_read(&c->cg, c->mask, now, &c->st, &err);
 	if (rc == PT_GONE) {
 		/* The instance ended; the pod source will bring its successor. */
+		struct log_line l;
+		if (log_begin(&l, LOG_INFO, "container cgroup gone")) {
+			log_str(&l, "namespace", c->pod->ns);
+			log_str(&l, "pod", c->pod->name);
+			log_str(&l, "container", c->name);
+			log_str(&l, "path", c->cg.path);
+			log_end(&l);
+		}
 		cgroup_release(&c->cg);
 		c->cg_open = false;
 		c->resolve_next_ms = now + AGENT_RESOLVE_RETRY_MS;
