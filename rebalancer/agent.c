@@ -1268,9 +1268,15 @@ static size_t restore(struct checkpoint *cp, int64_t now)
 		char key[CHECKPOINT_KEY_MAX], file[CHECKPOINT_NAME_MAX];
 
 		rc = cgroup_open(&cg, en->dir, &err);
-		if (rc == PT_OK && (rc = cgroup_read(&cg, CGROUP_BIT(f), now, &st, &err)) == PT_OK) {
+		if (rc == PT_OK) {
+			/* The read only spares a write of the value already
+			 * there: an unreadable value is overwritten (and the
+			 * write reads back what it wrote). */
+			rc = cgroup_read(&cg, CGROUP_BIT(f), now, &st, &err);
 			cur = f == CGROUP_CPU_WEIGHT ? st.cpu_weight : st.memory_high;
-			if (cur != en->baseline)
+			if (rc == PT_GONE)
+				;
+			else if (rc != PT_OK || cur != en->baseline)
 				rc = cgroup_write(&cg, f, en->baseline, now, NULL, &err);
 		}
 		cgroup_release(&cg);
