@@ -31,6 +31,7 @@
 #include "../core/watch.h"
 #include "checkpoint.h"
 #include "eval.h"
+#include "events.h"
 #include "planner.h"
 #include "podsrc.h"
 #include "prlimit.h"
@@ -90,6 +91,8 @@ struct agent {
 	struct series_store *series;
 	struct podsrc *src;
 	struct kube_config *kube;
+	struct events *events;
+	struct events_stats ev_seen; /* counted into the metrics so far */
 	struct scrape *scraper;
 	struct checkpoint cp;
 	bool cp_dirty;
@@ -110,7 +113,7 @@ struct agent {
 	struct httpd *srv;
 	struct metrics *m;
 	struct metrics_counter *ticks, *scrape_ok, *scrape_err, *writes_ok, *writes_err, *writes_dry, *adopted,
-		*prl_fail, *reloads_ok, *reloads_err, *skipped_ctrs;
+		*prl_fail, *reloads_ok, *reloads_err, *skipped_ctrs, *ev_posted, *ev_failed, *ev_dropped;
 	struct metrics_histogram *tick_seconds, *tick_cpu;
 	struct metrics_gauge *g_pods, *g_ctrs, *g_series, *g_series_bytes, *g_synced;
 	pthread_mutex_t snap_mu;
@@ -948,6 +951,36 @@ static bool save_checkpoint(struct agent *ag, int64_t now)
 	return true;
 }
 
+/* One Event on the pod per change written; queued, never waited for. */
+static void emit_event(struct agent *ag, const struct actr *c, const struct plan_write *w,
+		       const struct checkpoint_entry *en)
+{
+	struct events_item it = {.type = EVENTS_NORMAL, .time_ms = wall_ms()};
+	const char *file = w->file == PLAN_CPU_WEIGHT ? "cpu.weight" : "memory.high";
+	char from[24], to[24], base[24];
+
+	if (!ag->events)
+		return;
+	copy_str(it.namespace, sizeof it.namespace, c->pod->ns);
+	copy_str(it.pod, sizeof it.pod, c->pod->name);
+	copy_str(it.uid, sizeof it.uid, c->pod->uid);
+	copy_str(it.container, sizeof it.container, c->name);
+	copy_str(it.reason, sizeof it.reason,
+		 w->file == PLAN_CPU_WEIGHT ? "CPUWeightRebalanced" : "MemoryHighAdjusted");
+	snprintf(from, sizeof from, w->from == PLANNER_UNLIMITED ? "max" : "%lld", (long long)w->from);
+	snprintf(to, sizeof to, w->to == PLANNER_UNLIMITED ? "max" : "%lld", (long long)w->to);
+	snprintf(base, sizeof base, en->baseline == CHECKPOINT_MAX_VALUE ? "max" : "%llu",
+		 (unsigned long long)en->baseline);
+	if (w->file == PLAN_CPU_WEIGHT)
+		snprintf(it.message, sizeof it.message,
+			 "%s of container %s: %s -> %s (baseline %s), %s in pool %s (policy %s)", file, c->name, from,
+			 to, base, w->reason, c->policy->rebalance.pool, c->policy->name);
+	else
+		snprintf(it.message, sizeof it.message, "%s of container %s: %s -> %s (baseline %s), %s (policy %s)",
+			 file, c->name, from, to, base, w->reason, c->policy->name);
+	events_emit(ag->events, &it);
+}
+
 static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 {
 	struct actr *c = ag->item_ctrs[w->item];
@@ -987,6 +1020,8 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 		}
 		ag->cp_dirty = true;
 	}
+	if (rc == PT_OK && !ag->cfg->dry_run)
+		emit_event(ag, c, w, en);
 	if (log_begin(&l, rc ? LOG_WARN : LOG_INFO, ag->cfg->dry_run ? "would rebalance (dry run)" : "rebalance")) {
 		log_str(&l, "namespace", c->pod->ns);
 		log_str(&l, "pod", c->pod->name);
@@ -1161,7 +1196,9 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 	static const double tick_bounds[] = {1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5};
 	static const double cpu_bounds[] = {100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3};
 	const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "error", NULL},
-		   *dry[] = {"result", "dry_run", NULL}, *bi[] = {"version", PT_VERSION, NULL};
+		   *dry[] = {"result", "dry_run", NULL}, *bi[] = {"version", PT_VERSION, NULL},
+		   *posted[] = {"result", "posted", NULL}, *failed[] = {"result", "failed", NULL},
+		   *dropped[] = {"result", "dropped", NULL};
 	struct metrics *m = ag->m = metrics_new();
 	enum pt_code rc = m ? PT_OK : PT_NOMEM;
 
@@ -1186,6 +1223,10 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 	C("podtuner_agent_adopted_total", "Values changed outside the agent, adopted as baselines.", NULL, &ag->adopted);
 	C("podtuner_agent_rlimit_failures_total", "Processes whose rlimits could not be set.", NULL, &ag->prl_fail);
 	C("podtuner_agent_containers_skipped_total", "Containers not tracked: over the limit.", NULL, &ag->skipped_ctrs);
+	C("podtuner_agent_events_total", "Kubernetes Events: posted, failed (refused or unreachable), dropped "
+	  "(queue full).", posted, &ag->ev_posted);
+	C("podtuner_agent_events_total", NULL, failed, &ag->ev_failed);
+	C("podtuner_agent_events_total", NULL, dropped, &ag->ev_dropped);
 	C("podtuner_policy_reloads_total", "Policy reloads; a failure keeps the previous set.", ok, &ag->reloads_ok);
 	C("podtuner_policy_reloads_total", NULL, bad, &ag->reloads_err);
 	G("podtuner_agent_pods", "Pods with a tuned container.", &ag->g_pods);
@@ -1243,6 +1284,14 @@ static void tick(struct agent *ag)
 	metrics_gauge_set(ag->g_series, (double)sm.series);
 	metrics_gauge_set(ag->g_series_bytes, (double)sm.bytes_in_use);
 	metrics_gauge_set(ag->g_synced, ps.synced ? 1 : 0);
+	if (ag->events) {
+		struct events_stats es;
+		events_get_stats(ag->events, &es);
+		metrics_counter_add(ag->ev_posted, es.posted - ag->ev_seen.posted);
+		metrics_counter_add(ag->ev_failed, es.failed - ag->ev_seen.failed);
+		metrics_counter_add(ag->ev_dropped, es.dropped - ag->ev_seen.dropped);
+		ag->ev_seen = es;
+	}
 	snapshot(ag);
 	metrics_counter_inc(ag->ticks);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1368,6 +1417,24 @@ static enum pt_code start_source(struct agent *ag, struct pt_error *e)
 	return ag->src ? PT_OK : (e ? e->code : PT_IO);
 }
 
+/* Events go to the apiserver the pods come from; with a pods file only
+ * when asked for, with --kubeconfig or in-cluster credentials. */
+static enum pt_code start_events(struct agent *ag, struct pt_error *e)
+{
+	const char *node = ag->cfg->node_name ? ag->cfg->node_name : getenv("NODE_NAME");
+	struct events_opts eo = {0};
+	enum pt_code rc;
+
+	if (ag->cfg->events == AGENT_EVENTS_OFF || (ag->cfg->events == AGENT_EVENTS_AUTO && ag->cfg->pods_file))
+		return PT_OK;
+	if (!ag->kube && (rc = kube_config_auto(ag->cfg->kubeconfig, NULL, NULL, &ag->kube, e)))
+		return rc;
+	eo.cfg = ag->kube;
+	eo.instance = node;
+	ag->events = events_new(&eo, e);
+	return ag->events ? PT_OK : (e ? e->code : PT_IO);
+}
+
 int agent_run(const struct agent_config *cfg_in)
 {
 	struct agent_config cfg = *cfg_in;
@@ -1424,6 +1491,10 @@ int agent_run(const struct agent_config *cfg_in)
 		log_err(LOG_ERROR, "cannot start the pod source", err.msg);
 		goto out;
 	}
+	if (start_events(&ag, &err)) {
+		log_err(LOG_ERROR, "cannot post Kubernetes Events", err.msg);
+		goto out;
+	}
 	if (cfg.listen[0]) {
 		hc.listen = cfg.listen;
 		hc.threads = 1;
@@ -1445,6 +1516,7 @@ int agent_run(const struct agent_config *cfg_in)
 			log_int(&l, "policies", (int64_t)ag.ps->n);
 			log_int(&l, "checkpoint_entries", (int64_t)ag.cp.n);
 			log_bool(&l, "dry_run", cfg.dry_run);
+			log_bool(&l, "events", ag.events != NULL);
 			if (ag.srv)
 				log_int(&l, "metrics_port", httpd_port(ag.srv));
 			log_str(&l, "version", PT_VERSION);
@@ -1502,6 +1574,7 @@ out:
 		pod_remove(&ag, &ag.pods[0], false);
 	free(ag.pods);
 	podsrc_free(ag.src);
+	events_free(ag.events);
 	kube_config_free(ag.kube);
 	scrape_free(ag.scraper);
 	series_free(ag.series);
