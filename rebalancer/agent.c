@@ -997,12 +997,7 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 	if (ag->cfg->dry_run) {
 		metrics_counter_inc(ag->writes_dry);
 	} else {
-		/* The intent is durable before the write. */
-		checkpoint_intent(en, value, now);
-		if (!save_checkpoint(ag, now)) {
-			checkpoint_abandon(en, now);
-			return;
-		}
+		/* apply_plan made the intent durable before this write. */
 		rc = cgroup_write(&c->cg, f, value, now, &applied, &err);
 		if (rc == PT_OK) {
 			checkpoint_applied(en, applied, now);
@@ -1036,6 +1031,43 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 			log_str(&l, "error", err.msg);
 		log_end(&l);
 	}
+}
+
+/* The checkpoint entry a planned write changes (tracked when read). */
+static struct checkpoint_entry *plan_entry(struct agent *ag, const struct plan_write *w)
+{
+	return checkpoint_find(&ag->cp, ag->item_ctrs[w->item]->key,
+			       w->file == PLAN_CPU_WEIGHT ? "cpu.weight" : "memory.high");
+}
+
+/* Apply one tick's plan: every intent is recorded, then made durable with
+ * one save (a fsync'd rename), and only then are the files written. One
+ * save per tick rather than per write: a pool of 250 containers changes
+ * together, and 250 fsyncs of the whole checkpoint would take the tick
+ * for seconds. A crash between the save and a write leaves intents that
+ * reconcile sorts out (applied or not) at the next start. If the save
+ * fails, nothing is written this tick. */
+static void apply_plan(struct agent *ag, size_t n, int64_t now)
+{
+	struct checkpoint_entry *en;
+
+	if (n && !ag->cfg->dry_run) {
+		for (size_t i = 0; i < n; i++) {
+			const struct plan_write *w = &ag->writes[i];
+			if ((en = plan_entry(ag, w)))
+				checkpoint_intent(en, w->to == PLANNER_UNLIMITED ? CGROUP_UNLIMITED : (uint64_t)w->to,
+						  now);
+		}
+		if (!save_checkpoint(ag, now)) {
+			for (size_t i = 0; i < n; i++)
+				if ((en = plan_entry(ag, &ag->writes[i])))
+					checkpoint_abandon(en, now);
+			ag->cp_dirty = true;
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		apply(ag, &ag->writes[i], now);
 }
 
 static void apply_rlimits(struct agent *ag, struct actr *c, int64_t now)
@@ -1268,8 +1300,7 @@ static void tick(struct agent *ag)
 				evaluate(ag, &ag->pods[i]->ctrs[k], now);
 	n_items = build_items(ag);
 	n_writes = planner_run(ag->items, n_items, (uint64_t)now, ag->page, ag->writes, 2 * ag->cap_work);
-	for (size_t i = 0; i < n_writes && i < 2 * ag->cap_work; i++)
-		apply(ag, &ag->writes[i], now);
+	apply_plan(ag, n_writes < 2 * ag->cap_work ? n_writes : 2 * ag->cap_work, now);
 	for (size_t i = 0; i < ag->n_pods; i++)
 		for (size_t k = 0; k < ag->pods[i]->n_ctrs; k++)
 			apply_rlimits(ag, &ag->pods[i]->ctrs[k], now);
