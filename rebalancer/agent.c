@@ -77,7 +77,6 @@ struct apod {
 	char ns[64];
 	char name[254];
 	char *match; /* the pod reduced to what policy matching reads, JSON */
-	char url[SCRAPE_MAX_URL_LEN];
 	long timeout_ms;
 	struct scrape_target *target;
 	struct actr *ctrs;
@@ -433,11 +432,11 @@ static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const
 			 path && *path == '/' ? path : "/metrics");
 	p->timeout_ms = pol && pol->rebalance.scrape_timeout_ms ? (long)pol->rebalance.scrape_timeout_ms
 								 : SCRAPE_DEFAULT_TIMEOUT_MS;
-	if (strcmp(url, p->url) == 0 && (p->target || !url[0]))
+	/* The target keeps its URL; without one, retry a URL that failed. */
+	if (strcmp(url, p->target ? scrape_target_url(p->target) : "") == 0)
 		return;
 	scrape_target_free(ag->scraper, p->target);
 	p->target = NULL;
-	copy_str(p->url, sizeof p->url, url);
 	if (url[0] && !(p->target = scrape_target_new(ag->scraper, url, p->timeout_ms, &err)))
 		log_err(LOG_WARN, "cannot scrape this pod", err.msg);
 }
@@ -516,6 +515,11 @@ static void pod_upsert(struct agent *ag, const struct podsrc_event *ev, int64_t 
 		if (slot)
 			pod_remove(ag, slot, true);
 		return;
+	}
+	if (n < cap) { /* most pods have one tuned container: give back the rest */
+		struct actr *fit = realloc(nc, n * sizeof *nc);
+		if (fit)
+			nc = fit;
 	}
 	if (!p) {
 		if (ag->n_ctrs + n > AGENT_MAX_CONTAINERS || !(p = calloc(1, sizeof *p))) {
@@ -613,7 +617,6 @@ static void rematch(struct agent *ag, int64_t now)
 		if (!scrape_pol || !policy_scrapes(ag, scrape_pol)) {
 			scrape_target_free(ag->scraper, p->target);
 			p->target = NULL;
-			p->url[0] = '\0';
 		}
 		cJSON_Delete(pod);
 		arena_reset(&ag->scratch);
