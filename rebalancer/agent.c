@@ -45,6 +45,11 @@
 
 struct apod;
 
+/* Where a tick's CPU goes, exported per phase. */
+enum phase { PH_PODS, PH_CGROUP, PH_SCRAPE, PH_INGEST, PH_EVALUATE, PH_PLAN, PH_APPLY, PH_OTHER, PH_COUNT };
+static const char *const phase_names[PH_COUNT] = {"pods",     "cgroup", "scrape", "ingest",
+						  "evaluate", "plan",   "apply",  "other"};
+
 struct actr {
 	struct apod *pod;
 	char name[64];
@@ -113,6 +118,7 @@ struct agent {
 	struct metrics *m;
 	struct metrics_counter *ticks, *scrape_ok, *scrape_err, *writes_ok, *writes_err, *writes_dry, *adopted,
 		*prl_fail, *reloads_ok, *reloads_err, *skipped_ctrs, *ev_posted, *ev_failed, *ev_dropped;
+	struct metrics_counter *scrape_bad_lines, *phase_cpu[PH_COUNT];
 	struct metrics_histogram *tick_seconds, *tick_cpu;
 	struct metrics_gauge *g_pods, *g_ctrs, *g_series, *g_series_bytes, *g_synced;
 	pthread_mutex_t snap_mu;
@@ -134,6 +140,15 @@ static double thread_cpu_s(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Charge the thread CPU used since *t to phase p, and restart *t. */
+static void lap(struct agent *ag, enum phase p, double *t)
+{
+	double now = thread_cpu_s();
+
+	metrics_counter_add_dbl(ag->phase_cpu[p], now - *t);
+	*t = now;
 }
 
 static void copy_str(char *dst, size_t len, const char *src)
@@ -797,7 +812,7 @@ static void read_ctr(struct agent *ag, struct actr *c, int64_t now)
 	}
 }
 
-static void scrape_all(struct agent *ag, int64_t now)
+static void scrape_all(struct agent *ag, int64_t now, double *t)
 {
 	size_t n = 0;
 	struct pt_error err;
@@ -810,6 +825,7 @@ static void scrape_all(struct agent *ag, int64_t now)
 	}
 	if (n && scrape_run(ag->scraper, ag->targets, n, &err))
 		log_err(LOG_WARN, "scrape batch failed", err.msg);
+	lap(ag, PH_SCRAPE, t);
 	for (size_t i = 0; i < n; i++) {
 		const struct scrape_result *r = scrape_target_result(ag->targets[i]);
 		struct apod *p = ag->target_pods[i];
@@ -831,8 +847,11 @@ static void scrape_all(struct agent *ag, int64_t now)
 				continue;
 			if (series_ingest(ag->series, p->ctrs[k].key, body, len, now, &st, &err))
 				log_err(LOG_DEBUG, "cannot store a scraped page", err.msg);
+			else if (k == 0 && st.bad_lines)
+				metrics_counter_add(ag->scrape_bad_lines, st.bad_lines);
 		}
 	}
+	lap(ag, PH_INGEST, t);
 }
 
 static void evaluate(struct agent *ag, struct actr *c, int64_t now)
@@ -1252,6 +1271,14 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 					   NULL, cpu_bounds, sizeof cpu_bounds / sizeof cpu_bounds[0], &ag->tick_cpu, e);
 	C("podtuner_agent_scrapes_total", "Metric scrapes of tuned pods.", ok, &ag->scrape_ok);
 	C("podtuner_agent_scrapes_total", NULL, bad, &ag->scrape_err);
+	C("podtuner_agent_scrape_bad_lines_total", "Lines of scraped pages that do not parse (skipped).", NULL,
+	  &ag->scrape_bad_lines);
+	for (int i = 0; i < PH_COUNT && !rc; i++) {
+		const char *lab[] = {"phase", phase_names[i], NULL};
+		rc = metrics_counter_new(m, "podtuner_agent_tick_phase_cpu_seconds_total",
+					 i ? NULL : "CPU time of the agent thread in each phase of its ticks.", lab,
+					 &ag->phase_cpu[i], e);
+	}
 	C("podtuner_agent_writes_total", "cgroup writes (cpu.weight, memory.high), read back.", ok, &ag->writes_ok);
 	C("podtuner_agent_writes_total", NULL, bad, &ag->writes_err);
 	C("podtuner_agent_writes_total", NULL, dry, &ag->writes_dry);
@@ -1281,7 +1308,7 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 static void tick(struct agent *ag)
 {
 	int64_t now = wall_ms();
-	double cpu0 = thread_cpu_s();
+	double cpu0 = thread_cpu_s(), t = cpu0;
 	struct timespec t0, t1;
 	struct series_mem sm;
 	struct podsrc_stats ps;
@@ -1293,22 +1320,27 @@ static void tick(struct agent *ag)
 		reload_policies(ag, now);
 	if (!grow_work(ag))
 		return;
+	lap(ag, PH_PODS, &t);
 	for (size_t i = 0; i < ag->n_pods; i++)
 		for (size_t k = 0; k < ag->pods[i]->n_ctrs; k++)
 			read_ctr(ag, &ag->pods[i]->ctrs[k], now);
-	scrape_all(ag, now);
+	lap(ag, PH_CGROUP, &t);
+	scrape_all(ag, now, &t);
 	for (size_t i = 0; i < ag->n_pods; i++)
 		for (size_t k = 0; k < ag->pods[i]->n_ctrs; k++)
 			if (ag->pods[i]->ctrs[k].policy)
 				evaluate(ag, &ag->pods[i]->ctrs[k], now);
+	lap(ag, PH_EVALUATE, &t);
 	n_items = build_items(ag);
 	n_writes = planner_run(ag->items, n_items, (uint64_t)now, ag->page, ag->writes, 2 * ag->cap_work);
+	lap(ag, PH_PLAN, &t);
 	apply_plan(ag, n_writes < 2 * ag->cap_work ? n_writes : 2 * ag->cap_work, now);
 	for (size_t i = 0; i < ag->n_pods; i++)
 		for (size_t k = 0; k < ag->pods[i]->n_ctrs; k++)
 			apply_rlimits(ag, &ag->pods[i]->ctrs[k], now);
 	if (ag->cp_dirty && !ag->cfg->dry_run)
 		save_checkpoint(ag, now);
+	lap(ag, PH_APPLY, &t);
 	series_expire(ag->series, now, AGENT_EXPIRE_MS);
 
 	series_mem_stats(ag->series, &sm);
@@ -1327,6 +1359,7 @@ static void tick(struct agent *ag)
 		ag->ev_seen = es;
 	}
 	snapshot(ag);
+	lap(ag, PH_OTHER, &t);
 	metrics_counter_inc(ag->ticks);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_histogram_observe(ag->tick_seconds,

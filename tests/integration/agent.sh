@@ -304,7 +304,8 @@ mode 2 normal
 check "hung endpoint: ticks go on ($t0 -> $t1 in 3 s)" "$T/a3.log" test $((t1 - t0)) -ge 5
 check "hung endpoint: scrapes time out ($e0 -> $e1 errors)" "$T/a3.log" test $((e1 - e0)) -ge 3
 check "no tick longer than 0.5 s ($slow of $all)" "$T/a3.log" test "$slow" = "$all"
-check "garbage endpoint: no crash" "$T/a3.log" kill -0 "$AGENT_PID"
+check "garbage endpoint: no crash, bad lines counted" "$T/a3.log" \
+	eval 'kill -0 $AGENT_PID && [ "$(metric podtuner_agent_scrape_bad_lines_total)" -gt 0 ]'
 check "EINVAL: no retry storm ($(wc -c <"$T/einval.count") attempts in $N_STARTS agent runs)" "$T/a3.log" \
 	test "$(wc -c <"$T/einval.count")" -le "$N_STARTS"
 
