@@ -290,20 +290,28 @@ check "pods still tracked after both" "$T/a3.log" test "$(metric podtuner_agent_
 check "weights untouched by the relists" "$T/a3.log" test "$(weights)" = "50 300 50 "
 
 # --- 5. a hung and a garbage endpoint do not stall ticks ---------------
-t0=$(metric podtuner_agent_ticks_total)
-e0=$(metric 'podtuner_agent_scrapes_total{result="error"}')
+# one snapshot of the metrics, so the figures agree with each other
+snap() { metrics >"$T/snap"; }
+sval() { awk -v k="$1" '$1 == k { print $2 }' "$T/snap"; }
+snap
+t0=$(sval podtuner_agent_ticks_total)
+e0=$(sval 'podtuner_agent_scrapes_total{result="error"}')
+fast0=$(sval 'podtuner_agent_tick_duration_seconds_bucket{le="1"}')
 mode 0 hung
 mode 2 garbage
 sleep 3
-t1=$(metric podtuner_agent_ticks_total)
-e1=$(metric 'podtuner_agent_scrapes_total{result="error"}')
-slow=$(metric 'podtuner_agent_tick_duration_seconds_bucket{le="0.5"}')
-all=$(metric podtuner_agent_tick_duration_seconds_count)
+snap
+t1=$(sval podtuner_agent_ticks_total)
+e1=$(sval 'podtuner_agent_scrapes_total{result="error"}')
+fast1=$(sval 'podtuner_agent_tick_duration_seconds_bucket{le="1"}')
 mode 0 normal
 mode 2 normal
 check "hung endpoint: ticks go on ($t0 -> $t1 in 3 s)" "$T/a3.log" test $((t1 - t0)) -ge 5
 check "hung endpoint: scrapes time out ($e0 -> $e1 errors)" "$T/a3.log" test $((e1 - e0)) -ge 3
-check "no tick longer than 0.5 s ($slow of $all)" "$T/a3.log" test "$slow" = "$all"
+# A tick waits for the 300 ms scrape timeout, never for the endpoint
+# (1 s leaves room for a loaded machine and a sanitized build).
+check "no tick over 1 s meanwhile ($((fast1 - fast0)) of $((t1 - t0)) under)" "$T/a3.log" \
+	test $((fast1 - fast0)) = $((t1 - t0))
 check "garbage endpoint: no crash, bad lines counted" "$T/a3.log" \
 	eval 'kill -0 $AGENT_PID && [ "$(metric podtuner_agent_scrape_bad_lines_total)" -gt 0 ]'
 check "EINVAL: no retry storm ($(wc -c <"$T/einval.count") attempts in $N_STARTS agent runs)" "$T/a3.log" \
