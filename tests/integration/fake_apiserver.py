@@ -49,6 +49,11 @@ watches are open, and steer the fake through /fake/... (no auth needed):
        listener, refuse connections for N ms, come back on the same port
   GET  /fake/stats   counts and the last requests (verb, query, status)
 
+Kinds served: MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+Secret, ConfigMap, Pod, and Event (core/v1, validated as the apiserver
+validates classic Events: the Event's namespace must be its object's), so a
+test can list the Events a client posted.
+
 Resources are pluggable: a Resource describes one kind (group, version,
 plural, scope, validation) and the Router serves every registered kind.
 Another test can import this module, register more kinds and call serve().
