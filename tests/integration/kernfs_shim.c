@@ -2,8 +2,8 @@
 /* An LD_PRELOAD shim that makes a fake cgroup tree (plain files in a temp
  * dir) fail the way kernfs does, for tests/integration/agent.sh:
  *  - read/pread on a descriptor whose file was removed fails with ENODEV,
- *    as reads of an open file in a removed cgroup do (kernfs_fop_read_iter
- *    cannot get an active reference: fs/kernfs/file.c);
+ *    as reads of an open file in a removed cgroup do (kernfs_seq_start and
+ *    kernfs_file_read_iter cannot get an active reference: fs/kernfs/file.c);
  *  - a write replaces the file's value, whatever the offset, and O_TRUNC
  *    on open does nothing (kernfs hands each write(2) to the file's store
  *    handler), so a write that never happens leaves the old value intact;
