@@ -23,6 +23,8 @@
 #define SCRAPE_MAX_TIMEOUT_MS 60000
 #define SCRAPE_DEFAULT_TIMEOUT_MS 500
 #define SCRAPE_ERROR_LEN 256
+#define SCRAPE_RECV_BUFFER 4096L                /* libcurl's receive buffer per transfer */
+#define SCRAPE_KEEP_BODY_BYTES ((size_t)256 << 10) /* a body buffer kept between scrapes */
 
 /* The Accept header. The agent's parser reads text format 0.0.4 (and
  * tolerates OpenMetrics' "# EOF"), so that is what it asks for; Prometheus
@@ -106,7 +108,9 @@ const char *scrape_target_url(const struct scrape_target *t);
  * Scrape n targets of s concurrently and return when each has finished,
  * failed, or run out of its own time. Each target's result is replaced
  * (see scrape_target_result); its body buffer is reused, so a steady
- * load allocates no new body memory. A target listed twice is scraped
+ * load allocates no new body memory (a buffer grown past
+ * SCRAPE_KEEP_BODY_BYTES is freed first: one huge page does not pin its
+ * memory for good). A target listed twice is scraped
  * once. Per-target failures are results, not errors: the return value is
  * PT_OK unless libcurl's multi interface itself fails (PT_IO, e filled),
  * in which case the unfinished targets carry that error too.
