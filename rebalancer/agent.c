@@ -9,6 +9,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -107,7 +108,6 @@ struct agent {
 	int64_t page;
 	struct arena scratch; /* per tick */
 	struct scrape_target **targets;
-	struct apod **target_pods;
 	struct plan_item *items;
 	struct actr **item_ctrs;
 	struct plan_write *writes;
@@ -454,6 +454,8 @@ static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const
 	p->target = NULL;
 	if (url[0] && !(p->target = scrape_target_new(ag->scraper, url, p->timeout_ms, &err)))
 		log_err(LOG_WARN, "cannot scrape this pod", err.msg);
+	else if (p->target)
+		scrape_target_set_user(p->target, p);
 }
 
 /* Build or update a pod's entry from its object; a pod that has nothing
@@ -812,45 +814,60 @@ static void read_ctr(struct agent *ag, struct actr *c, int64_t now)
 	}
 }
 
+struct scrape_ctx {
+	struct agent *ag;
+	int64_t now;
+	double ingest_cpu; /* CPU spent ingesting, inside the scrape phase */
+};
+
+/* One pod's page, ingested for each of its tuned containers as soon as
+ * its transfer ends; the body buffer goes back to the pool after. */
+static void on_scraped(void *ctx, struct scrape_target *tg, const struct scrape_result *r)
+{
+	struct scrape_ctx *sc = ctx;
+	struct agent *ag = sc->ag;
+	struct apod *p = scrape_target_user(tg);
+	double t0 = thread_cpu_s();
+	struct pt_error err;
+
+	if (r->code == PT_OK) {
+		metrics_counter_inc(ag->scrape_ok);
+	} else {
+		metrics_counter_inc(ag->scrape_err);
+		log_err(LOG_DEBUG, "scrape failed", r->error);
+	}
+	for (size_t k = 0; p && k < p->n_ctrs; k++) {
+		struct series_ingest_stats st;
+		/* A failed scrape is an empty page: its series go stale at
+		 * once, as in Prometheus. */
+		const char *body = r->code == PT_OK ? r->body : "";
+		size_t len = r->code == PT_OK ? r->bytes : 0;
+
+		if (!p->ctrs[k].policy)
+			continue;
+		if (series_ingest(ag->series, p->ctrs[k].key, body, len, sc->now, &st, &err))
+			log_err(LOG_DEBUG, "cannot store a scraped page", err.msg);
+		else if (k == 0 && st.bad_lines)
+			metrics_counter_add(ag->scrape_bad_lines, st.bad_lines);
+	}
+	sc->ingest_cpu += thread_cpu_s() - t0;
+}
+
 static void scrape_all(struct agent *ag, int64_t now, double *t)
 {
+	struct scrape_ctx sc = {.ag = ag, .now = now};
 	size_t n = 0;
 	struct pt_error err;
 
-	for (size_t i = 0; i < ag->n_pods; i++) {
-		if (ag->pods[i]->target && n < ag->cap_work) {
-			ag->target_pods[n] = ag->pods[i];
+	for (size_t i = 0; i < ag->n_pods; i++)
+		if (ag->pods[i]->target && n < ag->cap_work)
 			ag->targets[n++] = ag->pods[i]->target;
-		}
-	}
-	if (n && scrape_run(ag->scraper, ag->targets, n, &err))
+	if (n && scrape_run_each(ag->scraper, ag->targets, n, on_scraped, &sc, &err))
 		log_err(LOG_WARN, "scrape batch failed", err.msg);
+	/* Split the phase: ingesting happened inside the scrape. */
+	*t += sc.ingest_cpu;
 	lap(ag, PH_SCRAPE, t);
-	for (size_t i = 0; i < n; i++) {
-		const struct scrape_result *r = scrape_target_result(ag->targets[i]);
-		struct apod *p = ag->target_pods[i];
-
-		if (r->code == PT_OK) {
-			metrics_counter_inc(ag->scrape_ok);
-		} else {
-			metrics_counter_inc(ag->scrape_err);
-			log_err(LOG_DEBUG, "scrape failed", r->error);
-		}
-		for (size_t k = 0; k < p->n_ctrs; k++) {
-			struct series_ingest_stats st;
-			/* A failed scrape is an empty page: its series go stale
-			 * at once, as in Prometheus. */
-			const char *body = r->code == PT_OK ? r->body : "";
-			size_t len = r->code == PT_OK ? r->bytes : 0;
-
-			if (!p->ctrs[k].policy)
-				continue;
-			if (series_ingest(ag->series, p->ctrs[k].key, body, len, now, &st, &err))
-				log_err(LOG_DEBUG, "cannot store a scraped page", err.msg);
-			else if (k == 0 && st.bad_lines)
-				metrics_counter_add(ag->scrape_bad_lines, st.bad_lines);
-		}
-	}
+	*t -= sc.ingest_cpu;
 	lap(ag, PH_INGEST, t);
 }
 
@@ -904,13 +921,11 @@ static bool grow_work(struct agent *ag)
 	free(ag->item_ctrs);
 	free(ag->writes);
 	free(ag->targets);
-	free(ag->target_pods);
 	ag->items = calloc(cap, sizeof *ag->items);
 	ag->item_ctrs = calloc(cap, sizeof *ag->item_ctrs);
 	ag->writes = calloc(2 * cap, sizeof *ag->writes);
 	ag->targets = calloc(cap, sizeof *ag->targets);
-	ag->target_pods = calloc(cap, sizeof *ag->target_pods);
-	ag->cap_work = ag->items && ag->item_ctrs && ag->writes && ag->targets && ag->target_pods ? cap : 0;
+	ag->cap_work = ag->items && ag->item_ctrs && ag->writes && ag->targets ? cap : 0;
 	return ag->cap_work != 0;
 }
 
@@ -1453,6 +1468,14 @@ int agent_restore(const struct agent_config *cfg)
 	return failed ? 1 : 0;
 }
 
+/* The agent's few threads (pod source, events, metrics) allocate little:
+ * one malloc arena instead of one per thread keeps RSS down (glibc
+ * mallopt(3); each arena holds on to its own free memory). */
+static void one_malloc_arena(void)
+{
+	mallopt(M_ARENA_MAX, 1);
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -1540,6 +1563,7 @@ int agent_run(const struct agent_config *cfg_in)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	raise_nofile();
+	one_malloc_arena();
 
 	if (setup_metrics(&ag, &err)) {
 		log_err(LOG_ERROR, "cannot set up metrics", err.msg);
@@ -1653,7 +1677,6 @@ out:
 	free(ag.item_ctrs);
 	free(ag.writes);
 	free(ag.targets);
-	free(ag.target_pods);
 	buf_release(&ag.snap);
 	arena_release(&ag.scratch);
 	pthread_mutex_destroy(&ag.snap_mu);
