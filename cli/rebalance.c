@@ -35,6 +35,8 @@ static const char usage[] =
 	"  --listen ADDR:PORT      /metrics and /healthz (default " AGENT_LISTEN_DEFAULT "; \"\" turns off)\n"
 	"  --dry-run               plan and log, write nothing\n"
 	"  --restore-on-exit       put every baseline back on SIGTERM\n"
+	"  --events, --no-events   a Kubernetes Event on the pod for each change (default:\n"
+	"                          on with the apiserver, off with --pods-file)\n"
 	"  --restore               put every baseline back now, and exit\n"
 	"  --log-level LEVEL       debug, info, warn or error (default info)\n"
 	"  --ready-file FILE       write the metrics port to FILE after the first tick\n";
@@ -43,7 +45,7 @@ int rebalance_main(int argc, char **argv)
 {
 	enum {
 		O_PODS = 256, O_KUBE, O_NODE, O_ROOT, O_DRIVER, O_PROC, O_CKPT, O_INTERVAL, O_RLIM, O_LISTEN, O_DRY,
-		O_ROE, O_RESTORE, O_LOG, O_READY
+		O_ROE, O_RESTORE, O_LOG, O_READY, O_EVENTS, O_NO_EVENTS
 	};
 	static const struct option opts[] = {
 		{"policies", required_argument, NULL, 'p'},
@@ -62,6 +64,8 @@ int rebalance_main(int argc, char **argv)
 		{"restore", no_argument, NULL, O_RESTORE},
 		{"log-level", required_argument, NULL, O_LOG},
 		{"ready-file", required_argument, NULL, O_READY},
+		{"events", no_argument, NULL, O_EVENTS},
+		{"no-events", no_argument, NULL, O_NO_EVENTS},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -104,6 +108,8 @@ int rebalance_main(int argc, char **argv)
 		case O_RESTORE: do_restore = true; break;
 		case O_LOG: ok = log_level_parse(optarg, &log_threshold); break;
 		case O_READY: cfg.ready_file = optarg; break;
+		case O_EVENTS: cfg.events = AGENT_EVENTS_ON; break;
+		case O_NO_EVENTS: cfg.events = AGENT_EVENTS_OFF; break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;

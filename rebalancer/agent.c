@@ -9,6 +9,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "../core/watch.h"
 #include "checkpoint.h"
 #include "eval.h"
+#include "events.h"
 #include "planner.h"
 #include "podsrc.h"
 #include "prlimit.h"
@@ -43,6 +45,11 @@
 #define AGENT_SNAPSHOT_MAX ((size_t)8 << 20)
 
 struct apod;
+
+/* Where a tick's CPU goes, exported per phase. */
+enum phase { PH_PODS, PH_CGROUP, PH_SCRAPE, PH_INGEST, PH_EVALUATE, PH_PLAN, PH_APPLY, PH_OTHER, PH_COUNT };
+static const char *const phase_names[PH_COUNT] = {"pods",     "cgroup", "scrape", "ingest",
+						  "evaluate", "plan",   "apply",  "other"};
 
 struct actr {
 	struct apod *pod;
@@ -76,7 +83,6 @@ struct apod {
 	char ns[64];
 	char name[254];
 	char *match; /* the pod reduced to what policy matching reads, JSON */
-	char url[SCRAPE_MAX_URL_LEN];
 	long timeout_ms;
 	struct scrape_target *target;
 	struct actr *ctrs;
@@ -90,6 +96,8 @@ struct agent {
 	struct series_store *series;
 	struct podsrc *src;
 	struct kube_config *kube;
+	struct events *events;
+	struct events_stats ev_seen; /* counted into the metrics so far */
 	struct scrape *scraper;
 	struct checkpoint cp;
 	bool cp_dirty;
@@ -100,7 +108,6 @@ struct agent {
 	int64_t page;
 	struct arena scratch; /* per tick */
 	struct scrape_target **targets;
-	struct apod **target_pods;
 	struct plan_item *items;
 	struct actr **item_ctrs;
 	struct plan_write *writes;
@@ -110,7 +117,8 @@ struct agent {
 	struct httpd *srv;
 	struct metrics *m;
 	struct metrics_counter *ticks, *scrape_ok, *scrape_err, *writes_ok, *writes_err, *writes_dry, *adopted,
-		*prl_fail, *reloads_ok, *reloads_err, *skipped_ctrs;
+		*prl_fail, *reloads_ok, *reloads_err, *skipped_ctrs, *ev_posted, *ev_failed, *ev_dropped;
+	struct metrics_counter *scrape_bad_lines, *phase_cpu[PH_COUNT];
 	struct metrics_histogram *tick_seconds, *tick_cpu;
 	struct metrics_gauge *g_pods, *g_ctrs, *g_series, *g_series_bytes, *g_synced;
 	pthread_mutex_t snap_mu;
@@ -132,6 +140,15 @@ static double thread_cpu_s(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Charge the thread CPU used since *t to phase p, and restart *t. */
+static void lap(struct agent *ag, enum phase p, double *t)
+{
+	double now = thread_cpu_s();
+
+	metrics_counter_add_dbl(ag->phase_cpu[p], now - *t);
+	*t = now;
 }
 
 static void copy_str(char *dst, size_t len, const char *src)
@@ -430,13 +447,15 @@ static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const
 			 path && *path == '/' ? path : "/metrics");
 	p->timeout_ms = pol && pol->rebalance.scrape_timeout_ms ? (long)pol->rebalance.scrape_timeout_ms
 								 : SCRAPE_DEFAULT_TIMEOUT_MS;
-	if (strcmp(url, p->url) == 0 && (p->target || !url[0]))
+	/* The target keeps its URL; without one, retry a URL that failed. */
+	if (strcmp(url, p->target ? scrape_target_url(p->target) : "") == 0)
 		return;
 	scrape_target_free(ag->scraper, p->target);
 	p->target = NULL;
-	copy_str(p->url, sizeof p->url, url);
 	if (url[0] && !(p->target = scrape_target_new(ag->scraper, url, p->timeout_ms, &err)))
 		log_err(LOG_WARN, "cannot scrape this pod", err.msg);
+	else if (p->target)
+		scrape_target_set_user(p->target, p);
 }
 
 /* Build or update a pod's entry from its object; a pod that has nothing
@@ -513,6 +532,11 @@ static void pod_upsert(struct agent *ag, const struct podsrc_event *ev, int64_t 
 		if (slot)
 			pod_remove(ag, slot, true);
 		return;
+	}
+	if (n < cap) { /* most pods have one tuned container: give back the rest */
+		struct actr *fit = realloc(nc, n * sizeof *nc);
+		if (fit)
+			nc = fit;
 	}
 	if (!p) {
 		if (ag->n_ctrs + n > AGENT_MAX_CONTAINERS || !(p = calloc(1, sizeof *p))) {
@@ -610,7 +634,6 @@ static void rematch(struct agent *ag, int64_t now)
 		if (!scrape_pol || !policy_scrapes(ag, scrape_pol)) {
 			scrape_target_free(ag->scraper, p->target);
 			p->target = NULL;
-			p->url[0] = '\0';
 		}
 		cJSON_Delete(pod);
 		arena_reset(&ag->scratch);
@@ -718,6 +741,11 @@ static struct checkpoint_entry *own(struct agent *ag, struct actr *c, enum cgrou
 		ag->cp_dirty = true;
 		return en;
 	}
+	/* Seen before this process started: a change it made then still
+	 * counts for cooldown, and memory.high is not "first sight" (which
+	 * would put the KEP-2570 baseline back over a widened value). */
+	if (en->has_applied && !*(f == CGROUP_CPU_WEIGHT ? &c->cpu_changed_ms : &c->mem_changed_ms))
+		*(f == CGROUP_CPU_WEIGHT ? &c->cpu_changed_ms : &c->mem_changed_ms) = en->updated_ms;
 	switch (checkpoint_reconcile(en, cur, now)) {
 	case CHECKPOINT_CONSISTENT:
 		break;
@@ -756,6 +784,14 @@ static void read_ctr(struct agent *ag, struct actr *c, int64_t now)
 	rc = cgroup_read(&c->cg, c->mask, now, &c->st, &err);
 	if (rc == PT_GONE) {
 		/* The instance ended; the pod source will bring its successor. */
+		struct log_line l;
+		if (log_begin(&l, LOG_INFO, "container cgroup gone")) {
+			log_str(&l, "namespace", c->pod->ns);
+			log_str(&l, "pod", c->pod->name);
+			log_str(&l, "container", c->name);
+			log_str(&l, "path", c->cg.path);
+			log_end(&l);
+		}
 		cgroup_release(&c->cg);
 		c->cg_open = false;
 		c->resolve_next_ms = now + AGENT_RESOLVE_RETRY_MS;
@@ -778,42 +814,61 @@ static void read_ctr(struct agent *ag, struct actr *c, int64_t now)
 	}
 }
 
-static void scrape_all(struct agent *ag, int64_t now)
+struct scrape_ctx {
+	struct agent *ag;
+	int64_t now;
+	double ingest_cpu; /* CPU spent ingesting, inside the scrape phase */
+};
+
+/* One pod's page, ingested for each of its tuned containers as soon as
+ * its transfer ends; the body buffer goes back to the pool after. */
+static void on_scraped(void *ctx, struct scrape_target *tg, const struct scrape_result *r)
 {
+	struct scrape_ctx *sc = ctx;
+	struct agent *ag = sc->ag;
+	struct apod *p = scrape_target_user(tg);
+	double t0 = thread_cpu_s();
+	struct pt_error err;
+
+	if (r->code == PT_OK) {
+		metrics_counter_inc(ag->scrape_ok);
+	} else {
+		metrics_counter_inc(ag->scrape_err);
+		log_err(LOG_DEBUG, "scrape failed", r->error);
+	}
+	for (size_t k = 0; p && k < p->n_ctrs; k++) {
+		struct series_ingest_stats st;
+		/* A failed scrape is an empty page: its series go stale at
+		 * once, as in Prometheus. */
+		const char *body = r->code == PT_OK ? r->body : "";
+		size_t len = r->code == PT_OK ? r->bytes : 0;
+
+		if (!p->ctrs[k].policy)
+			continue;
+		if (series_ingest(ag->series, p->ctrs[k].key, body, len, sc->now, &st, &err))
+			log_err(LOG_DEBUG, "cannot store a scraped page", err.msg);
+		else if (k == 0 && st.bad_lines)
+			metrics_counter_add(ag->scrape_bad_lines, st.bad_lines);
+	}
+	sc->ingest_cpu += thread_cpu_s() - t0;
+}
+
+static void scrape_all(struct agent *ag, int64_t now, double *t)
+{
+	struct scrape_ctx sc = {.ag = ag, .now = now};
 	size_t n = 0;
 	struct pt_error err;
 
-	for (size_t i = 0; i < ag->n_pods; i++) {
-		if (ag->pods[i]->target && n < ag->cap_work) {
-			ag->target_pods[n] = ag->pods[i];
+	for (size_t i = 0; i < ag->n_pods; i++)
+		if (ag->pods[i]->target && n < ag->cap_work)
 			ag->targets[n++] = ag->pods[i]->target;
-		}
-	}
-	if (n && scrape_run(ag->scraper, ag->targets, n, &err))
+	if (n && scrape_run_each(ag->scraper, ag->targets, n, on_scraped, &sc, &err))
 		log_err(LOG_WARN, "scrape batch failed", err.msg);
-	for (size_t i = 0; i < n; i++) {
-		const struct scrape_result *r = scrape_target_result(ag->targets[i]);
-		struct apod *p = ag->target_pods[i];
-
-		if (r->code == PT_OK) {
-			metrics_counter_inc(ag->scrape_ok);
-		} else {
-			metrics_counter_inc(ag->scrape_err);
-			log_err(LOG_DEBUG, "scrape failed", r->error);
-		}
-		for (size_t k = 0; k < p->n_ctrs; k++) {
-			struct series_ingest_stats st;
-			/* A failed scrape is an empty page: its series go stale
-			 * at once, as in Prometheus. */
-			const char *body = r->code == PT_OK ? r->body : "";
-			size_t len = r->code == PT_OK ? r->bytes : 0;
-
-			if (!p->ctrs[k].policy)
-				continue;
-			if (series_ingest(ag->series, p->ctrs[k].key, body, len, now, &st, &err))
-				log_err(LOG_DEBUG, "cannot store a scraped page", err.msg);
-		}
-	}
+	/* Split the phase: ingesting happened inside the scrape. */
+	*t += sc.ingest_cpu;
+	lap(ag, PH_SCRAPE, t);
+	*t -= sc.ingest_cpu;
+	lap(ag, PH_INGEST, t);
 }
 
 static void evaluate(struct agent *ag, struct actr *c, int64_t now)
@@ -866,13 +921,11 @@ static bool grow_work(struct agent *ag)
 	free(ag->item_ctrs);
 	free(ag->writes);
 	free(ag->targets);
-	free(ag->target_pods);
 	ag->items = calloc(cap, sizeof *ag->items);
 	ag->item_ctrs = calloc(cap, sizeof *ag->item_ctrs);
 	ag->writes = calloc(2 * cap, sizeof *ag->writes);
 	ag->targets = calloc(cap, sizeof *ag->targets);
-	ag->target_pods = calloc(cap, sizeof *ag->target_pods);
-	ag->cap_work = ag->items && ag->item_ctrs && ag->writes && ag->targets && ag->target_pods ? cap : 0;
+	ag->cap_work = ag->items && ag->item_ctrs && ag->writes && ag->targets ? cap : 0;
 	return ag->cap_work != 0;
 }
 
@@ -935,6 +988,36 @@ static bool save_checkpoint(struct agent *ag, int64_t now)
 	return true;
 }
 
+/* One Event on the pod per change written; queued, never waited for. */
+static void emit_event(struct agent *ag, const struct actr *c, const struct plan_write *w,
+		       const struct checkpoint_entry *en)
+{
+	struct events_item it = {.type = EVENTS_NORMAL, .time_ms = wall_ms()};
+	const char *file = w->file == PLAN_CPU_WEIGHT ? "cpu.weight" : "memory.high";
+	char from[24], to[24], base[24];
+
+	if (!ag->events)
+		return;
+	copy_str(it.namespace, sizeof it.namespace, c->pod->ns);
+	copy_str(it.pod, sizeof it.pod, c->pod->name);
+	copy_str(it.uid, sizeof it.uid, c->pod->uid);
+	copy_str(it.container, sizeof it.container, c->name);
+	copy_str(it.reason, sizeof it.reason,
+		 w->file == PLAN_CPU_WEIGHT ? "CPUWeightRebalanced" : "MemoryHighAdjusted");
+	snprintf(from, sizeof from, w->from == PLANNER_UNLIMITED ? "max" : "%lld", (long long)w->from);
+	snprintf(to, sizeof to, w->to == PLANNER_UNLIMITED ? "max" : "%lld", (long long)w->to);
+	snprintf(base, sizeof base, en->baseline == CHECKPOINT_MAX_VALUE ? "max" : "%llu",
+		 (unsigned long long)en->baseline);
+	if (w->file == PLAN_CPU_WEIGHT)
+		snprintf(it.message, sizeof it.message,
+			 "%s of container %s: %s -> %s (baseline %s), %s in pool %s (policy %s)", file, c->name, from,
+			 to, base, w->reason, c->policy->rebalance.pool, c->policy->name);
+	else
+		snprintf(it.message, sizeof it.message, "%s of container %s: %s -> %s (baseline %s), %s (policy %s)",
+			 file, c->name, from, to, base, w->reason, c->policy->name);
+	events_emit(ag->events, &it);
+}
+
 static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 {
 	struct actr *c = ag->item_ctrs[w->item];
@@ -951,12 +1034,7 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 	if (ag->cfg->dry_run) {
 		metrics_counter_inc(ag->writes_dry);
 	} else {
-		/* The intent is durable before the write. */
-		checkpoint_intent(en, value, now);
-		if (!save_checkpoint(ag, now)) {
-			checkpoint_abandon(en, now);
-			return;
-		}
+		/* apply_plan made the intent durable before this write. */
 		rc = cgroup_write(&c->cg, f, value, now, &applied, &err);
 		if (rc == PT_OK) {
 			checkpoint_applied(en, applied, now);
@@ -974,6 +1052,8 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 		}
 		ag->cp_dirty = true;
 	}
+	if (rc == PT_OK && !ag->cfg->dry_run)
+		emit_event(ag, c, w, en);
 	if (log_begin(&l, rc ? LOG_WARN : LOG_INFO, ag->cfg->dry_run ? "would rebalance (dry run)" : "rebalance")) {
 		log_str(&l, "namespace", c->pod->ns);
 		log_str(&l, "pod", c->pod->name);
@@ -988,6 +1068,43 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 			log_str(&l, "error", err.msg);
 		log_end(&l);
 	}
+}
+
+/* The checkpoint entry a planned write changes (tracked when read). */
+static struct checkpoint_entry *plan_entry(struct agent *ag, const struct plan_write *w)
+{
+	return checkpoint_find(&ag->cp, ag->item_ctrs[w->item]->key,
+			       w->file == PLAN_CPU_WEIGHT ? "cpu.weight" : "memory.high");
+}
+
+/* Apply one tick's plan: every intent is recorded, then made durable with
+ * one save (a fsync'd rename), and only then are the files written. One
+ * save per tick rather than per write: a pool of 250 containers changes
+ * together, and 250 fsyncs of the whole checkpoint would take the tick
+ * for seconds. A crash between the save and a write leaves intents that
+ * reconcile sorts out (applied or not) at the next start. If the save
+ * fails, nothing is written this tick. */
+static void apply_plan(struct agent *ag, size_t n, int64_t now)
+{
+	struct checkpoint_entry *en;
+
+	if (n && !ag->cfg->dry_run) {
+		for (size_t i = 0; i < n; i++) {
+			const struct plan_write *w = &ag->writes[i];
+			if ((en = plan_entry(ag, w)))
+				checkpoint_intent(en, w->to == PLANNER_UNLIMITED ? CGROUP_UNLIMITED : (uint64_t)w->to,
+						  now);
+		}
+		if (!save_checkpoint(ag, now)) {
+			for (size_t i = 0; i < n; i++)
+				if ((en = plan_entry(ag, &ag->writes[i])))
+					checkpoint_abandon(en, now);
+			ag->cp_dirty = true;
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		apply(ag, &ag->writes[i], now);
 }
 
 static void apply_rlimits(struct agent *ag, struct actr *c, int64_t now)
@@ -1147,8 +1264,11 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 {
 	static const double tick_bounds[] = {1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5};
 	static const double cpu_bounds[] = {100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3};
-	const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "error", NULL}, *good[] = {"result", "success", NULL}, *fail[] = {"result", "failure", NULL},
-		   *dry[] = {"result", "dry_run", NULL}, *bi[] = {"version", PT_VERSION, NULL};
+	const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "error", NULL},
+		   *good[] = {"result", "success", NULL}, *fail[] = {"result", "failure", NULL},
+		   *dry[] = {"result", "dry_run", NULL}, *bi[] = {"version", PT_VERSION, NULL},
+		   *posted[] = {"result", "posted", NULL}, *failed[] = {"result", "failed", NULL},
+		   *dropped[] = {"result", "dropped", NULL};
 	struct metrics *m = ag->m = metrics_new();
 	enum pt_code rc = m ? PT_OK : PT_NOMEM;
 
@@ -1167,12 +1287,24 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 					   NULL, cpu_bounds, sizeof cpu_bounds / sizeof cpu_bounds[0], &ag->tick_cpu, e);
 	C("podtuner_agent_scrapes_total", "Metric scrapes of tuned pods.", ok, &ag->scrape_ok);
 	C("podtuner_agent_scrapes_total", NULL, bad, &ag->scrape_err);
+	C("podtuner_agent_scrape_bad_lines_total", "Lines of scraped pages that do not parse (skipped).", NULL,
+	  &ag->scrape_bad_lines);
+	for (int i = 0; i < PH_COUNT && !rc; i++) {
+		const char *lab[] = {"phase", phase_names[i], NULL};
+		rc = metrics_counter_new(m, "podtuner_agent_tick_phase_cpu_seconds_total",
+					 i ? NULL : "CPU time of the agent thread in each phase of its ticks.", lab,
+					 &ag->phase_cpu[i], e);
+	}
 	C("podtuner_agent_writes_total", "cgroup writes (cpu.weight, memory.high), read back.", ok, &ag->writes_ok);
 	C("podtuner_agent_writes_total", NULL, bad, &ag->writes_err);
 	C("podtuner_agent_writes_total", NULL, dry, &ag->writes_dry);
 	C("podtuner_agent_adopted_total", "Values changed outside the agent, adopted as baselines.", NULL, &ag->adopted);
 	C("podtuner_agent_rlimit_failures_total", "Processes whose rlimits could not be set.", NULL, &ag->prl_fail);
 	C("podtuner_agent_containers_skipped_total", "Containers not tracked: over the limit.", NULL, &ag->skipped_ctrs);
+	C("podtuner_agent_events_total", "Kubernetes Events: posted, failed (refused or unreachable), dropped "
+	  "(queue full).", posted, &ag->ev_posted);
+	C("podtuner_agent_events_total", NULL, failed, &ag->ev_failed);
+	C("podtuner_agent_events_total", NULL, dropped, &ag->ev_dropped);
 	C("podtuner_policy_reloads_total", "Policy reloads; a failure keeps the previous set.", good, &ag->reloads_ok);
 	C("podtuner_policy_reloads_total", NULL, fail, &ag->reloads_err);
 	G("podtuner_agent_pods", "Pods with a tuned container.", &ag->g_pods);
@@ -1192,7 +1324,7 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 static void tick(struct agent *ag)
 {
 	int64_t now = wall_ms();
-	double cpu0 = thread_cpu_s();
+	double cpu0 = thread_cpu_s(), t = cpu0;
 	struct timespec t0, t1;
 	struct series_mem sm;
 	struct podsrc_stats ps;
@@ -1204,23 +1336,27 @@ static void tick(struct agent *ag)
 		reload_policies(ag, now);
 	if (!grow_work(ag))
 		return;
+	lap(ag, PH_PODS, &t);
 	for (size_t i = 0; i < ag->n_pods; i++)
 		for (size_t k = 0; k < ag->pods[i]->n_ctrs; k++)
 			read_ctr(ag, &ag->pods[i]->ctrs[k], now);
-	scrape_all(ag, now);
+	lap(ag, PH_CGROUP, &t);
+	scrape_all(ag, now, &t);
 	for (size_t i = 0; i < ag->n_pods; i++)
 		for (size_t k = 0; k < ag->pods[i]->n_ctrs; k++)
 			if (ag->pods[i]->ctrs[k].policy)
 				evaluate(ag, &ag->pods[i]->ctrs[k], now);
+	lap(ag, PH_EVALUATE, &t);
 	n_items = build_items(ag);
 	n_writes = planner_run(ag->items, n_items, (uint64_t)now, ag->page, ag->writes, 2 * ag->cap_work);
-	for (size_t i = 0; i < n_writes && i < 2 * ag->cap_work; i++)
-		apply(ag, &ag->writes[i], now);
+	lap(ag, PH_PLAN, &t);
+	apply_plan(ag, n_writes < 2 * ag->cap_work ? n_writes : 2 * ag->cap_work, now);
 	for (size_t i = 0; i < ag->n_pods; i++)
 		for (size_t k = 0; k < ag->pods[i]->n_ctrs; k++)
 			apply_rlimits(ag, &ag->pods[i]->ctrs[k], now);
 	if (ag->cp_dirty && !ag->cfg->dry_run)
 		save_checkpoint(ag, now);
+	lap(ag, PH_APPLY, &t);
 	series_expire(ag->series, now, AGENT_EXPIRE_MS);
 
 	series_mem_stats(ag->series, &sm);
@@ -1230,7 +1366,16 @@ static void tick(struct agent *ag)
 	metrics_gauge_set(ag->g_series, (double)sm.series);
 	metrics_gauge_set(ag->g_series_bytes, (double)sm.bytes_in_use);
 	metrics_gauge_set(ag->g_synced, ps.synced ? 1 : 0);
+	if (ag->events) {
+		struct events_stats es;
+		events_get_stats(ag->events, &es);
+		metrics_counter_add(ag->ev_posted, es.posted - ag->ev_seen.posted);
+		metrics_counter_add(ag->ev_failed, es.failed - ag->ev_seen.failed);
+		metrics_counter_add(ag->ev_dropped, es.dropped - ag->ev_seen.dropped);
+		ag->ev_seen = es;
+	}
 	snapshot(ag);
+	lap(ag, PH_OTHER, &t);
 	metrics_counter_inc(ag->ticks);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_histogram_observe(ag->tick_seconds,
@@ -1255,9 +1400,15 @@ static size_t restore(struct checkpoint *cp, int64_t now)
 		char key[CHECKPOINT_KEY_MAX], file[CHECKPOINT_NAME_MAX];
 
 		rc = cgroup_open(&cg, en->dir, &err);
-		if (rc == PT_OK && (rc = cgroup_read(&cg, CGROUP_BIT(f), now, &st, &err)) == PT_OK) {
+		if (rc == PT_OK) {
+			/* The read only spares a write of the value already
+			 * there: an unreadable value is overwritten (and the
+			 * write reads back what it wrote). */
+			rc = cgroup_read(&cg, CGROUP_BIT(f), now, &st, &err);
 			cur = f == CGROUP_CPU_WEIGHT ? st.cpu_weight : st.memory_high;
-			if (cur != en->baseline)
+			if (rc == PT_GONE)
+				;
+			else if (rc != PT_OK || cur != en->baseline)
 				rc = cgroup_write(&cg, f, en->baseline, now, NULL, &err);
 		}
 		cgroup_release(&cg);
@@ -1317,6 +1468,14 @@ int agent_restore(const struct agent_config *cfg)
 	return failed ? 1 : 0;
 }
 
+/* The agent's few threads (pod source, events, metrics) allocate little:
+ * one malloc arena instead of one per thread keeps RSS down (glibc
+ * mallopt(3); each arena holds on to its own free memory). */
+static void one_malloc_arena(void)
+{
+	mallopt(M_ARENA_MAX, 1);
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -1347,6 +1506,24 @@ static enum pt_code start_source(struct agent *ag, struct pt_error *e)
 	ko.node_name = node;
 	ag->src = podsrc_kube_new(&ko, e);
 	return ag->src ? PT_OK : (e ? e->code : PT_IO);
+}
+
+/* Events go to the apiserver the pods come from; with a pods file only
+ * when asked for, with --kubeconfig or in-cluster credentials. */
+static enum pt_code start_events(struct agent *ag, struct pt_error *e)
+{
+	const char *node = ag->cfg->node_name ? ag->cfg->node_name : getenv("NODE_NAME");
+	struct events_opts eo = {0};
+	enum pt_code rc;
+
+	if (ag->cfg->events == AGENT_EVENTS_OFF || (ag->cfg->events == AGENT_EVENTS_AUTO && ag->cfg->pods_file))
+		return PT_OK;
+	if (!ag->kube && (rc = kube_config_auto(ag->cfg->kubeconfig, NULL, NULL, &ag->kube, e)))
+		return rc;
+	eo.cfg = ag->kube;
+	eo.instance = node;
+	ag->events = events_new(&eo, e);
+	return ag->events ? PT_OK : (e ? e->code : PT_IO);
 }
 
 int agent_run(const struct agent_config *cfg_in)
@@ -1386,6 +1563,7 @@ int agent_run(const struct agent_config *cfg_in)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	raise_nofile();
+	one_malloc_arena();
 
 	if (setup_metrics(&ag, &err)) {
 		log_err(LOG_ERROR, "cannot set up metrics", err.msg);
@@ -1403,6 +1581,10 @@ int agent_run(const struct agent_config *cfg_in)
 	}
 	if (start_source(&ag, &err)) {
 		log_err(LOG_ERROR, "cannot start the pod source", err.msg);
+		goto out;
+	}
+	if (start_events(&ag, &err)) {
+		log_err(LOG_ERROR, "cannot post Kubernetes Events", err.msg);
 		goto out;
 	}
 	if (cfg.listen[0]) {
@@ -1426,6 +1608,7 @@ int agent_run(const struct agent_config *cfg_in)
 			log_int(&l, "policies", (int64_t)ag.ps->n);
 			log_int(&l, "checkpoint_entries", (int64_t)ag.cp.n);
 			log_bool(&l, "dry_run", cfg.dry_run);
+			log_bool(&l, "events", ag.events != NULL);
 			if (ag.srv)
 				log_int(&l, "metrics_port", httpd_port(ag.srv));
 			log_str(&l, "version", PT_VERSION);
@@ -1483,6 +1666,7 @@ out:
 		pod_remove(&ag, &ag.pods[0], false);
 	free(ag.pods);
 	podsrc_free(ag.src);
+	events_free(ag.events);
 	kube_config_free(ag.kube);
 	scrape_free(ag.scraper);
 	series_free(ag.series);
@@ -1493,7 +1677,6 @@ out:
 	free(ag.item_ctrs);
 	free(ag.writes);
 	free(ag.targets);
-	free(ag.target_pods);
 	buf_release(&ag.snap);
 	arena_release(&ag.scratch);
 	pthread_mutex_destroy(&ag.snap_mu);

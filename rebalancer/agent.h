@@ -17,6 +17,12 @@
 #define AGENT_LISTEN_DEFAULT ":9101"
 #define AGENT_MAX_CONTAINERS 4096 /* tracked at once; more are skipped, counted */
 
+enum agent_events {
+	AGENT_EVENTS_AUTO, /* on with the apiserver pod source, off with a pods file */
+	AGENT_EVENTS_ON,   /* also with a pods file (credentials from --kubeconfig or in-cluster) */
+	AGENT_EVENTS_OFF,
+};
+
 struct agent_config {
 	const char *cgroup_root;         /* default CGROUP_ROOT_DEFAULT */
 	enum cgroup_driver driver;       /* AUTO detects */
@@ -32,7 +38,7 @@ struct agent_config {
 	unsigned rlimit_interval_ms;     /* default 5000 */
 	bool dry_run;                    /* plan and log, write nothing */
 	bool restore_on_exit;            /* put every baseline back on SIGTERM */
-	bool events;                     /* post a Kubernetes Event per change (apiserver source only) */
+	enum agent_events events;        /* a Kubernetes Event on the pod per change */
 	const char *ready_file;          /* optional: written after the first tick (tests) */
 };
 

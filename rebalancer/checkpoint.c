@@ -21,20 +21,84 @@ void checkpoint_init(struct checkpoint *cp)
 {
 	cp->entries = NULL;
 	cp->n = cp->cap = 0;
+	cp->index = NULL;
+	cp->index_cap = 0;
 }
 
 void checkpoint_release(struct checkpoint *cp)
 {
 	free(cp->entries);
+	free(cp->index);
 	checkpoint_init(cp);
+}
+
+/* ---- the index: (key, file) -> entry ---------------------------------- */
+
+static uint64_t entry_hash(const char *key, const char *file)
+{
+	uint64_t h = 14695981039346656037u; /* FNV-1a */
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 1099511628211u;
+	h = (h ^ 0) * 1099511628211u; /* the separator: ("ab", "c") != ("a", "bc") */
+	for (; *file; file++)
+		h = (h ^ (unsigned char)*file) * 1099511628211u;
+	return h;
+}
+
+/* The slot holding (key, file), or the empty slot where it would go. */
+static size_t index_slot(const struct checkpoint *cp, const char *key, const char *file)
+{
+	size_t mask = cp->index_cap - 1, i = (size_t)entry_hash(key, file) & mask;
+
+	while (cp->index[i]) {
+		const struct checkpoint_entry *en = &cp->entries[cp->index[i] - 1];
+
+		if (strcmp(en->key, key) == 0 && strcmp(en->file, file) == 0)
+			break;
+		i = (i + 1) & mask;
+	}
+	return i;
+}
+
+/* Re-insert every entry (after a removal moved them). The table keeps its
+ * size, which is at least twice the entries it holds. */
+static void index_rebuild(struct checkpoint *cp)
+{
+	if (!cp->index)
+		return;
+	memset(cp->index, 0, cp->index_cap * sizeof *cp->index);
+	for (size_t i = 0; i < cp->n; i++)
+		cp->index[index_slot(cp, cp->entries[i].key, cp->entries[i].file)] = (uint32_t)i + 1;
+}
+
+/* Make the table at least twice cp->cap, rebuilt if it grew. */
+static enum pt_code index_fit(struct checkpoint *cp, struct pt_error *e)
+{
+	size_t want = 32;
+	uint32_t *p;
+
+	while (want < 2 * cp->cap)
+		want *= 2;
+	if (want <= cp->index_cap)
+		return PT_OK;
+	if (!(p = calloc(want, sizeof *p)))
+		return pt_error_set(e, PT_NOMEM, "cannot grow the checkpoint index to %zu slots", want);
+	free(cp->index);
+	cp->index = p;
+	cp->index_cap = want;
+	index_rebuild(cp);
+	return PT_OK;
 }
 
 struct checkpoint_entry *checkpoint_find(const struct checkpoint *cp, const char *key, const char *file)
 {
-	for (size_t i = 0; i < cp->n; i++)
-		if (strcmp(cp->entries[i].file, file) == 0 && strcmp(cp->entries[i].key, key) == 0)
-			return &cp->entries[i];
-	return NULL;
+	uint32_t at;
+
+	if (!cp->n || !cp->index)
+		return NULL;
+	at = cp->index[index_slot(cp, key, file)];
+	return at ? &cp->entries[at - 1] : NULL;
 }
 
 static bool name_ok(const char *s)
@@ -76,7 +140,7 @@ static enum pt_code grow(struct checkpoint *cp, size_t want, struct pt_error *e)
 	size_t cap;
 
 	if (want <= cp->cap)
-		return PT_OK;
+		return index_fit(cp, e); /* a no-op unless an earlier fit failed */
 	cap = cp->cap ? cp->cap * 2 : 16;
 	if (cap < want)
 		cap = want;
@@ -87,7 +151,15 @@ static enum pt_code grow(struct checkpoint *cp, size_t want, struct pt_error *e)
 		return pt_error_set(e, PT_NOMEM, "cannot grow the checkpoint to %zu entries", cap);
 	cp->entries = p;
 	cp->cap = cap;
-	return PT_OK;
+	return index_fit(cp, e);
+}
+
+/* Append en (not present yet) after grow() made room. */
+static void append(struct checkpoint *cp, const struct checkpoint_entry *en)
+{
+	cp->entries[cp->n] = *en;
+	cp->index[index_slot(cp, en->key, en->file)] = (uint32_t)cp->n + 1;
+	cp->n++;
 }
 
 enum pt_code checkpoint_track(struct checkpoint *cp, const char *key, const char *dir, const char *file,
@@ -105,16 +177,19 @@ enum pt_code checkpoint_track(struct checkpoint *cp, const char *key, const char
 		if (cp->n >= CHECKPOINT_ENTRIES_MAX)
 			return pt_error_set(e, PT_LIMIT, "the checkpoint holds %d entries already",
 					    CHECKPOINT_ENTRIES_MAX);
+		struct checkpoint_entry fresh;
+
 		rc = grow(cp, cp->n + 1, e);
 		if (rc)
 			return rc;
-		en = &cp->entries[cp->n++];
-		memset(en, 0, sizeof *en);
-		snprintf(en->key, sizeof en->key, "%s", key);
-		snprintf(en->dir, sizeof en->dir, "%s", dir);
-		snprintf(en->file, sizeof en->file, "%s", file);
-		en->baseline = baseline;
-		en->updated_ms = now_ms;
+		memset(&fresh, 0, sizeof fresh);
+		snprintf(fresh.key, sizeof fresh.key, "%s", key);
+		snprintf(fresh.dir, sizeof fresh.dir, "%s", dir);
+		snprintf(fresh.file, sizeof fresh.file, "%s", file);
+		fresh.baseline = baseline;
+		fresh.updated_ms = now_ms;
+		append(cp, &fresh);
+		en = &cp->entries[cp->n - 1];
 	}
 	if (out)
 		*out = en;
@@ -185,6 +260,8 @@ size_t checkpoint_remove(struct checkpoint *cp, const char *key, const char *fil
 	}
 	gone = cp->n - w;
 	cp->n = w;
+	if (gone)
+		index_rebuild(cp);
 	return gone;
 }
 
@@ -409,7 +486,7 @@ enum pt_code checkpoint_decode(struct checkpoint *cp, const char *s, size_t len,
 		rc = grow(&out, out.n + 1, e);
 		if (rc)
 			goto out;
-		out.entries[out.n++] = en;
+		append(&out, &en);
 		i++;
 	}
 	checkpoint_release(cp);

@@ -46,12 +46,14 @@ struct checkpoint_entry {
  * how --restore iterates); change them only through the functions below.
  * Pointers into entries are valid until the next checkpoint_track,
  * checkpoint_remove, checkpoint_load, checkpoint_decode or
- * checkpoint_release. Lookups are linear: the agent consults the
- * checkpoint when it changes a value, not on every read. */
+ * checkpoint_release. Lookups go through a hash index of (key, file): the
+ * agent consults the checkpoint for every container on every tick. */
 struct checkpoint {
 	struct checkpoint_entry *entries;
 	size_t n;
 	size_t cap;
+	uint32_t *index;  /* private: open addressing, entry index + 1, 0 empty */
+	size_t index_cap; /* a power of two, at least 2 x cap; 0 before the first entry */
 };
 
 /* An empty checkpoint; allocates nothing. */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Scraper over one libcurl multi handle. A target's easy handle is set up
- * once and added to the multi handle for each batch; the connections live
- * in the multi handle's cache, sized to the number of targets, so each
- * tick reuses the previous tick's connections. The batch is driven with
+/* Scraper over one libcurl multi handle. Targets are plain records; a
+ * bounded pool of easy handles (workers) carries them through a batch,
+ * each worker taking the next target as its transfer ends. The connections
+ * live in the multi handle's cache, sized to the number of targets, so each
+ * tick reuses the previous tick's connections whichever worker asks. (An
+ * easy handle costs ~15 KB: one per target was 3.7 MB at 250 targets.) The batch is driven with
  * curl_multi_socket_action and our own epoll set, so each wake-up costs
  * the sockets that are ready, not all of them (curl_multi_perform and
  * curl_multi_poll walk every transfer and socket on each call). Targets
@@ -32,17 +34,23 @@
 #define BATCH_SLACK_MS 1000 /* beyond the longest timeout: a safety net */
 #define MAX_EVENTS 256
 
+struct worker {
+	CURL *easy;
+	struct scrape_target *t; /* the transfer it carries, or NULL */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
 struct scrape_target {
 	struct scrape *owner;
 	size_t index;                 /* in owner->targets */
-	CURL *easy;
 	char *url;
 	long timeout_ms;
 	struct buf body;
 	bool over;                    /* the page passed max_page */
-	bool active;                  /* in the current batch */
+	bool active;                  /* its transfer is in flight */
+	uint64_t batch;               /* the last batch that took it up */
 	struct scrape_result res;
-	char errbuf[CURL_ERROR_SIZE];
+	void *user;
 };
 
 struct scrape {
@@ -59,6 +67,10 @@ struct scrape {
 	int64_t timer_at;             /* ms (monotonic) libcurl wants a timeout call; -1: none */
 	bool epoll_failed;
 	struct scrape_stats st;
+	struct buf spare[SCRAPE_SPARE_BODIES]; /* body buffers between transfers */
+	size_t n_spare;
+	struct worker workers[SCRAPE_WORKERS];
+	size_t n_workers;             /* created so far (lazily) */
 };
 
 static uint64_t now_ms(void)
@@ -151,10 +163,31 @@ static void target_destroy(struct scrape_target *t)
 {
 	if (!t)
 		return;
-	curl_easy_cleanup(t->easy);
 	buf_release(&t->body);
 	free(t->url);
 	free(t);
+}
+
+/* Give a target's body storage back to the pool (or free it). */
+static void body_recycle(struct scrape *s, struct scrape_target *t)
+{
+	if (t->body.data && t->body.cap <= SCRAPE_KEEP_BODY_BYTES && s->n_spare < SCRAPE_SPARE_BODIES) {
+		buf_reset(&t->body);
+		s->spare[s->n_spare++] = t->body;
+		buf_init(&t->body, t->body.max);
+	} else {
+		buf_release(&t->body);
+	}
+}
+
+void scrape_target_set_user(struct scrape_target *t, void *user)
+{
+	t->user = user;
+}
+
+void *scrape_target_user(const struct scrape_target *t)
+{
+	return t->user;
 }
 
 void scrape_free(struct scrape *s)
@@ -164,12 +197,16 @@ void scrape_free(struct scrape *s)
 	for (size_t i = 0; i < s->n_targets; i++)
 		target_destroy(s->targets[i]);
 	free(s->targets);
+	for (size_t i = 0; i < s->n_workers; i++)
+		curl_easy_cleanup(s->workers[i].easy);
 	/* The multi handle owns the connection cache: clean it up after
 	 * every easy handle is gone. */
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
 	curl_slist_free_all(s->headers);
 	close(s->epfd);
+	while (s->n_spare)
+		buf_release(&s->spare[--s->n_spare]);
 	free(s);
 }
 
@@ -193,17 +230,80 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 		t->over = true;
 		return 0; /* short: libcurl ends the transfer with CURLE_WRITE_ERROR */
 	}
+	if (!t->body.data && t->owner->n_spare) {
+		size_t max = t->body.max;
+		t->body = t->owner->spare[--t->owner->n_spare];
+		t->body.max = max;
+	}
 	if (buf_append(&t->body, p, n))
 		return 0;
 	return n;
+}
+
+/* A new easy handle with the options every transfer shares. */
+static CURL *worker_easy(struct scrape *s, struct worker *w)
+{
+	CURLcode res;
+	CURL *h = curl_easy_init();
+
+	if (!h)
+		return NULL;
+	res = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	if (!res) res = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	/* Pod IPs are on this node: never through an http_proxy from the
+	 * environment (libcurl honours it by default). */
+	if (!res) res = curl_easy_setopt(h, CURLOPT_PROXY, "");
+	if (!res) res = curl_easy_setopt(h, CURLOPT_USERAGENT, "podtuner/" PT_VERSION);
+	/* libcurl's receive buffer (16 KiB by default) exists per worker. */
+	if (!res) res = curl_easy_setopt(h, CURLOPT_BUFFERSIZE, SCRAPE_RECV_BUFFER);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
+	/* A Content-Length over the cap fails before any body is read; the
+	 * write callback enforces it for chunked and decoded bodies. */
+	if (!res) res = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_page);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING,
+					 s->encoding == SCRAPE_ENCODING_GZIP ? "gzip" : NULL);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, w->errbuf);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_PRIVATE, w);
+	if (res) {
+		curl_easy_cleanup(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Start t's transfer on w. Fails (the result says why) only when libcurl
+ * cannot take it. */
+static bool worker_start(struct scrape *s, struct worker *w, struct scrape_target *t)
+{
+	CURL *h = w->easy;
+	CURLcode res;
+	CURLMcode mc;
+
+	w->errbuf[0] = '\0';
+	res = curl_easy_setopt(h, CURLOPT_URL, t->url);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, t->timeout_ms);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, t->timeout_ms);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+	if (res || (mc = curl_multi_add_handle(s->multi, h)) != CURLM_OK) {
+		t->res.code = PT_NOMEM;
+		snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': %s", t->url,
+			 res ? curl_easy_strerror(res) : curl_multi_strerror(mc));
+		s->st.failures++;
+		return false;
+	}
+	w->t = t;
+	t->active = true;
+	s->st.scrapes++;
+	return true;
 }
 
 struct scrape_target *scrape_target_new(struct scrape *s, const char *url, long timeout_ms, struct pt_error *e)
 {
 	struct scrape_target *t;
 	size_t len;
-	CURLcode res;
-	CURL *h;
 
 	if (!url || strncmp(url, "http://", 7) != 0)
 		return pt_error_set(e, PT_INVALID, "cannot scrape '%.200s': only http:// URLs are supported",
@@ -222,42 +322,13 @@ struct scrape_target *scrape_target_new(struct scrape *s, const char *url, long 
 	if (s->n_targets >= SCRAPE_MAX_TARGETS)
 		return pt_error_set(e, PT_LIMIT, "cannot scrape '%.200s': the scraper has %d targets already", url,
 				    SCRAPE_MAX_TARGETS), NULL;
-	if (!(t = calloc(1, sizeof *t)) || !(t->url = strdup(url)) || !(t->easy = curl_easy_init())) {
+	if (!(t = calloc(1, sizeof *t)) || !(t->url = strdup(url))) {
 		target_destroy(t);
 		return pt_error_set(e, PT_NOMEM, "cannot scrape '%.200s': out of memory", url), NULL;
 	}
 	t->owner = s;
 	t->timeout_ms = timeout_ms;
 	buf_init(&t->body, s->max_page);
-	h = t->easy;
-	res = curl_easy_setopt(h, CURLOPT_URL, t->url);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-	if (!res) res = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	/* Pod IPs are on this node: never through an http_proxy from the
-	 * environment (libcurl honours it by default). */
-	if (!res) res = curl_easy_setopt(h, CURLOPT_PROXY, "");
-	if (!res) res = curl_easy_setopt(h, CURLOPT_USERAGENT, "podtuner/" PT_VERSION);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	/* A Content-Length over the cap fails before any body is read; the
-	 * write callback enforces it for chunked and decoded bodies. */
-	if (!res) res = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_page);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING,
-					 s->encoding == SCRAPE_ENCODING_GZIP ? "gzip" : NULL);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_PRIVATE, t);
-	if (res) {
-		pt_error_set(e, res == CURLE_OUT_OF_MEMORY ? PT_NOMEM : PT_UNSUPPORTED,
-			     "cannot scrape '%.200s': cannot set up libcurl: %s (%s)", url, curl_easy_strerror(res),
-			     http_curl_code_name(res));
-		target_destroy(t);
-		return NULL;
-	}
 	t->res.code = PT_AGAIN;
 	t->res.body = "";
 	snprintf(t->res.error, sizeof t->res.error, "not scraped yet");
@@ -295,16 +366,17 @@ void scrape_get_stats(const struct scrape *s, struct scrape_stats *out)
 }
 
 /* Turn a finished transfer into its result. */
-static void finish(struct scrape *s, struct scrape_target *t, CURLcode res)
+static void finish(struct scrape *s, struct worker *w, CURLcode res)
 {
+	struct scrape_target *t = w->t;
 	curl_off_t total = 0;
 	long connects = 0;
 	char *ctype = NULL;
 
-	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->res.status);
-	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total);
-	curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
-	if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype)
+	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &t->res.status);
+	curl_easy_getinfo(w->easy, CURLINFO_TOTAL_TIME_T, &total);
+	curl_easy_getinfo(w->easy, CURLINFO_NUM_CONNECTS, &connects);
+	if (curl_easy_getinfo(w->easy, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype)
 		snprintf(t->res.content_type, sizeof t->res.content_type, "%s", ctype);
 	t->res.duration_us = total > 0 ? (uint64_t)total : 0;
 	t->res.reused = connects == 0 && res != CURLE_COULDNT_CONNECT;
@@ -337,7 +409,7 @@ static void finish(struct scrape *s, struct scrape_target *t, CURLcode res)
 		}
 		t->res.code = code;
 		snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': %.90s (%s)", t->url,
-			 t->errbuf[0] ? t->errbuf : curl_easy_strerror(res), http_curl_code_name(res));
+			 w->errbuf[0] ? w->errbuf : curl_easy_strerror(res), http_curl_code_name(res));
 	} else if (t->res.status != 200) {
 		t->res.code = PT_HTTP;
 		snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': HTTP status %ld", t->url,
@@ -347,63 +419,125 @@ static void finish(struct scrape *s, struct scrape_target *t, CURLcode res)
 		s->st.failures++;
 }
 
+/* Hand a finished target's result to done, then pool its body. */
+static void deliver(struct scrape *s, struct scrape_target *t, scrape_done_fn done, void *ctx)
+{
+	if (!done)
+		return;
+	done(ctx, t, &t->res);
+	body_recycle(s, t);
+	t->res.body = "";
+}
+
+/* A target the batch could not finish: it fails with the batch's reason. */
+static void cut(struct scrape *s, struct scrape_target *t, enum pt_code rc, scrape_done_fn done, void *ctx)
+{
+	t->res.code = rc == PT_AGAIN ? PT_AGAIN : (rc ? rc : PT_IO);
+	t->res.body = "";
+	snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': %s", t->url,
+		 rc == PT_AGAIN ? "interrupted by the stop flag" : "the batch failed");
+	s->st.failures++;
+	deliver(s, t, done, ctx);
+}
+
 enum pt_code scrape_run(struct scrape *s, struct scrape_target *const *targets, size_t n, struct pt_error *e)
+{
+	return scrape_run_each(s, targets, n, NULL, NULL, e);
+}
+
+enum pt_code scrape_run_each(struct scrape *s, struct scrape_target *const *targets, size_t n, scrape_done_fn done,
+			     void *ctx, struct pt_error *e)
 {
 	enum pt_code rc = PT_OK;
 	long longest = 0;
 	uint64_t deadline;
+	size_t next = 0, busy = 0, want;
 	int running = 0;
-	CURLMcode mc;
+	CURLMcode mc = CURLM_OK;
 
 	s->st.batches++;
 	for (size_t i = 0; i < n; i++) {
 		struct scrape_target *t = targets[i];
 
-		if (t->active || t->owner != s)
+		if (t->owner != s)
 			continue;
+		/* Keep the buffer for the next page of the usual size, but do
+		 * not let one huge page pin its memory for good. */
+		if (t->body.cap > SCRAPE_KEEP_BODY_BYTES)
+			buf_release(&t->body);
 		buf_reset(&t->body);
 		t->over = false;
-		t->errbuf[0] = '\0';
 		memset(&t->res, 0, sizeof t->res);
 		t->res.body = "";
-		if ((mc = curl_multi_add_handle(s->multi, t->easy)) != CURLM_OK) {
-			t->res.code = PT_NOMEM;
-			snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': %s", t->url,
-				 curl_multi_strerror(mc));
-			s->st.failures++;
-			continue;
-		}
-		t->active = true;
-		s->st.scrapes++;
 		if (t->timeout_ms > longest)
 			longest = t->timeout_ms;
 	}
-	deadline = now_ms() + (uint64_t)longest + BATCH_SLACK_MS;
-	running = 1;
-	mc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	/* Workers are made on demand, up to SCRAPE_WORKERS. */
+	want = n < SCRAPE_WORKERS ? n : SCRAPE_WORKERS;
+	while (s->n_workers < want) {
+		struct worker *w = &s->workers[s->n_workers];
+		if (!(w->easy = worker_easy(s, w)))
+			break;
+		s->n_workers++;
+	}
+	if (!s->n_workers && n)
+		return pt_error_set(e, PT_NOMEM, "cannot scrape: cannot create a libcurl handle");
+	/* Each wave of SCRAPE_WORKERS transfers has its own timeouts. */
+	deadline = now_ms() + (uint64_t)longest * ((n + s->n_workers - 1) / (s->n_workers ? s->n_workers : 1)) +
+		   BATCH_SLACK_MS;
 	for (;;) {
 		struct epoll_event evs[MAX_EVENTS];
 		CURLMsg *msg;
 		int left, nev, wait = POLL_MS;
 		uint64_t now;
 
+		bool started = false;
+
+		/* Give every idle worker the next target. */
+		for (size_t k = 0; k < s->n_workers && next < n; k++) {
+			struct worker *w = &s->workers[k];
+			struct scrape_target *t;
+
+			if (w->t)
+				continue;
+			t = targets[next++];
+			if (t->owner != s || t->batch == s->st.batches)
+				continue; /* not ours, or listed twice */
+			t->batch = s->st.batches;
+			if (worker_start(s, w, t)) {
+				busy++;
+				started = true;
+			} else {
+				deliver(s, t, done, ctx);
+			}
+		}
+		/* New transfers start on libcurl's timer. */
+		if (started)
+			mc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		while ((msg = curl_multi_info_read(s->multi, &left))) {
-			struct scrape_target *t = NULL;
+			struct worker *w = NULL;
+			struct scrape_target *t;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-			finish(s, t, msg->data.result);
-			curl_multi_remove_handle(s->multi, t->easy);
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&w);
+			finish(s, w, msg->data.result);
+			curl_multi_remove_handle(s->multi, w->easy);
+			t = w->t;
+			w->t = NULL;
 			t->active = false;
+			busy--;
+			deliver(s, t, done, ctx);
 		}
 		if (mc != CURLM_OK || s->epoll_failed) {
 			rc = pt_error_set(e, PT_IO, "cannot scrape: curl_multi_socket_action: %s",
 					  s->epoll_failed ? "epoll_ctl failed" : curl_multi_strerror(mc));
 			break;
 		}
-		if (running == 0)
+		if (busy == 0 && next >= n)
 			break;
+		if (busy == 0)
+			continue; /* hand out the next wave */
 		if (s->stop && atomic_load(s->stop)) {
 			rc = PT_AGAIN;
 			break;
@@ -435,19 +569,25 @@ enum pt_code scrape_run(struct scrape *s, struct scrape_target *const *targets, 
 			mc = curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		}
 	}
-	/* Whatever is unfinished (stop flag, multi failure) fails as such. */
-	for (size_t i = 0; i < n; i++) {
-		struct scrape_target *t = targets[i];
+	/* Whatever is unfinished (stop flag, multi failure) fails as such:
+	 * the transfers in flight, then the targets never started. */
+	for (size_t k = 0; k < s->n_workers; k++) {
+		struct worker *w = &s->workers[k];
 
-		if (!t->active)
-			continue;
-		curl_multi_remove_handle(s->multi, t->easy);
-		t->active = false;
-		t->res.code = rc == PT_AGAIN ? PT_AGAIN : rc;
-		t->res.body = "";
-		snprintf(t->res.error, sizeof t->res.error, "cannot scrape '%.120s': %s", t->url,
-			 rc == PT_AGAIN ? "interrupted by the stop flag" : "the batch failed");
-		s->st.failures++;
+		if (w->t) {
+			curl_multi_remove_handle(s->multi, w->easy);
+			w->t->active = false;
+			cut(s, w->t, rc, done, ctx);
+			w->t = NULL;
+		}
+	}
+	for (; next < n; next++) {
+		struct scrape_target *t = targets[next];
+
+		if (t->owner == s && t->batch != s->st.batches) {
+			t->batch = s->st.batches;
+			cut(s, t, rc, done, ctx);
+		}
 	}
 	if (rc == PT_AGAIN)
 		rc = PT_OK; /* the results say it; the batch itself worked */

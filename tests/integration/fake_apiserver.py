@@ -49,6 +49,11 @@ watches are open, and steer the fake through /fake/... (no auth needed):
        listener, refuse connections for N ms, come back on the same port
   GET  /fake/stats   counts and the last requests (verb, query, status)
 
+Kinds served: MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+Secret, ConfigMap, Pod, and Event (core/v1, validated as the apiserver
+validates classic Events: the Event's namespace must be its object's), so a
+test can list the Events a client posted.
+
 Resources are pluggable: a Resource describes one kind (group, version,
 plural, scope, validation) and the Router serves every registered kind.
 Another test can import this module, register more kinds and call serve().
@@ -162,6 +167,20 @@ def validate_secret(new, old):
                 raise ApiError(422, "Invalid", f'Secret "{name}" is invalid: data[{k}]: Required value')
 
 
+def validate_event(new, old):
+    # pkg/apis/core/validation/events.go, legacyValidateEvent: a core/v1
+    # Event without eventTime ("classic", as client-go's recorder makes
+    # them) only needs its namespace to agree with its involvedObject's.
+    meta = new.get("metadata", {})
+    ns, name = meta.get("namespace", ""), meta.get("name", "")
+    obj_ns = (new.get("involvedObject") or {}).get("namespace", "")
+    if new.get("eventTime"):
+        raise ApiError(500, "InternalError", "the fake apiserver only takes Events without eventTime")
+    if (not obj_ns and ns not in ("", "default")) or (obj_ns and ns != obj_ns):
+        raise ApiError(422, "Invalid", f'Event "{name}" is invalid: involvedObject.namespace: '
+                                       f'Invalid value: "{obj_ns}": does not match event.namespace')
+
+
 RESOURCES = [
     Resource("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
              "MutatingWebhookConfiguration", False, validate_webhook_config),
@@ -170,6 +189,7 @@ RESOURCES = [
     Resource("", "v1", "secrets", "Secret", True, validate_secret),
     Resource("", "v1", "configmaps", "ConfigMap", True),
     Resource("", "v1", "pods", "Pod", True),
+    Resource("", "v1", "events", "Event", True, validate_event),
 ]
 
 
@@ -679,6 +699,14 @@ class Handler(BaseHTTPRequestHandler):
         oname = obj.get("metadata", {}).get("name")
         if not oname:
             raise ApiError(422, "Invalid", f'{res.kind} "" is invalid: metadata.name: Required value: name or generateName is required')
+        if res.namespaced:
+            # an empty namespace is the URL's, another one is refused
+            # (apiserver/pkg/registry/rest, EnsureObjectNamespaceMatchesRequestNamespace)
+            ons = obj["metadata"].get("namespace")
+            if ons and ons != ns:
+                raise ApiError(400, "BadRequest",
+                               "the namespace of the provided object does not match the namespace sent on the request")
+            obj["metadata"]["namespace"] = ns
         if (res.plural, ns, oname) in self.server.store.objects:
             raise ApiError(409, "AlreadyExists", f'{res.qualified} "{oname}" already exists', res.details(oname))
         if res.validate:

@@ -138,6 +138,66 @@ static void test_track(void)
 	checkpoint_release(&cp);
 }
 
+/* The index: thousands of entries found, a removal re-indexes the rest,
+ * and keys that share prefixes or swap between key and file stay apart. */
+static void test_index(void)
+{
+	struct checkpoint cp, back;
+	struct checkpoint_entry *en;
+	struct pt_error e = {0};
+	struct buf b;
+	char key[64];
+	size_t found = 0;
+
+	checkpoint_init(&cp);
+	CHECK(checkpoint_find(&cp, "k", "cpu.weight") == NULL);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof key, "c%d", i);
+		CHECK_INT(checkpoint_track(&cp, key, DIR, "cpu.weight", (uint64_t)i, 1, NULL, &e), PT_OK);
+		CHECK_INT(checkpoint_track(&cp, key, DIR, "memory.high", (uint64_t)i + 1, 1, NULL, &e), PT_OK);
+	}
+	CHECK_INT(cp.n, 6000);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof key, "c%d", i);
+		en = checkpoint_find(&cp, key, "memory.high");
+		found += en && en->baseline == (uint64_t)i + 1 && strcmp(en->key, key) == 0;
+	}
+	CHECK_INT(found, 3000);
+	/* Remove every third container; the others move and are still found. */
+	for (int i = 0; i < 3000; i += 3) {
+		snprintf(key, sizeof key, "c%d", i);
+		CHECK_INT(checkpoint_remove(&cp, key, NULL), 2);
+	}
+	CHECK_INT(cp.n, 4000);
+	found = 0;
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof key, "c%d", i);
+		en = checkpoint_find(&cp, key, "cpu.weight");
+		found += i % 3 ? en && en->baseline == (uint64_t)i : en == NULL;
+	}
+	CHECK_INT(found, 3000);
+	/* A removed entry comes back as new. */
+	CHECK_INT(checkpoint_track(&cp, "c0", DIR, "cpu.weight", 77, 1, &en, &e), PT_OK);
+	CHECK_INT(en->baseline, 77);
+	CHECK(checkpoint_find(&cp, "c0", "cpu.weight") == en);
+	CHECK(checkpoint_find(&cp, "c0", "memory.high") == NULL);
+	/* The key/file boundary is part of the hash and of the compare. */
+	CHECK_INT(checkpoint_track(&cp, "ab", DIR, "c", 1, 1, NULL, &e), PT_OK);
+	CHECK(checkpoint_find(&cp, "a", "bc") == NULL);
+	/* A decoded checkpoint is indexed too. */
+	buf_init(&b, CHECKPOINT_FILE_MAX);
+	CHECK_INT(checkpoint_encode(&cp, 5, &b, &e), PT_OK);
+	checkpoint_init(&back);
+	CHECK_INT(checkpoint_decode(&back, b.data, b.len, &e), PT_OK);
+	CHECK_INT(back.n, cp.n);
+	en = checkpoint_find(&back, "c2999", "memory.high");
+	CHECK(en && en->baseline == 3000);
+	buf_release(&b);
+	checkpoint_release(&back);
+	checkpoint_release(&cp);
+	CHECK(cp.index == NULL && cp.index_cap == 0);
+}
+
 static void test_limit(void)
 {
 	struct checkpoint cp;
@@ -560,5 +620,5 @@ static void test_resume(void)
 	rm_dir();
 }
 
-TEST_MAIN(test_track, test_limit, test_reconcile, test_round_trip, test_decode_bad, test_truncations, test_too_many,
+TEST_MAIN(test_track, test_index, test_limit, test_reconcile, test_round_trip, test_decode_bad, test_truncations, test_too_many,
 	  test_save_load, test_save_failures, test_bad_file, test_resume)

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* rebalancer/events: the Event JSON (names, fields, escaping, limits), and
+ * the poster against tests/integration/fake_apiserver.py over real TLS:
+ * Events created, a refusal counted, a full queue dropping, and an
+ * apiserver that never answers neither blocking events_emit nor
+ * events_free. Run from the worktree root. */
+#include "../../core/base64.h"
+#include "../../core/certgen.h"
+#include "../../core/http_client.h"
+#include "../../core/json.h"
+#include "../../core/kube.h"
+#include "../../rebalancer/events.h"
+#include "test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FAKE "tests/integration/fake_apiserver.py"
+#define PY "/usr/bin/python3" /* Debian's: it sees python3-jsonpatch */
+
+static char dir[64];
+static pid_t fake_pid;
+static int fake_port;
+static struct certgen_bundle certs;
+
+static void ms_sleep(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void put_file(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (!(f = fopen(path, "w")))
+		exit(2);
+	fputs(text, f);
+	fclose(f);
+}
+
+static struct events_item item(const char *pod, const char *container, const char *reason, const char *msg)
+{
+	struct events_item it = {.type = EVENTS_NORMAL, .time_ms = 1700000000123};
+
+	snprintf(it.namespace, sizeof it.namespace, "shop");
+	snprintf(it.pod, sizeof it.pod, "%s", pod);
+	snprintf(it.uid, sizeof it.uid, "0b5a7e52-1111-2222-3333-444455556666");
+	snprintf(it.container, sizeof it.container, "%s", container);
+	snprintf(it.reason, sizeof it.reason, "%s", reason);
+	snprintf(it.message, sizeof it.message, "%s", msg);
+	return it;
+}
+
+static void test_encode(void)
+{
+	struct events_item it = item("web-1", "app", "CPUWeightRebalanced", "cpu.weight \"app\": 200 -> 300\n");
+	struct pt_error e = {0};
+	struct buf b;
+	cJSON *root;
+	char big[300];
+
+	buf_init(&b, 1 << 16);
+	CHECK_INT(events_encode(&it, "node-1", 0x1234abcd, &b, &e), PT_OK);
+	root = cJSON_Parse(b.data);
+	CHECK(root != NULL);
+	CHECK_STR(json_get_str(root, "apiVersion"), "v1");
+	CHECK_STR(json_get_str(root, "kind"), "Event");
+	CHECK_STR(json_get_str(json_get(root, "metadata"), "name"), "web-1.1234abcd");
+	CHECK_STR(json_get_str(json_get(root, "metadata"), "namespace"), "shop");
+	CHECK_STR(json_get_str(json_get(root, "involvedObject"), "kind"), "Pod");
+	CHECK_STR(json_get_str(json_get(root, "involvedObject"), "apiVersion"), "v1");
+	CHECK_STR(json_get_str(json_get(root, "involvedObject"), "name"), "web-1");
+	CHECK_STR(json_get_str(json_get(root, "involvedObject"), "namespace"), "shop");
+	CHECK_STR(json_get_str(json_get(root, "involvedObject"), "uid"), "0b5a7e52-1111-2222-3333-444455556666");
+	CHECK_STR(json_get_str(json_get(root, "involvedObject"), "fieldPath"), "spec.containers{app}");
+	CHECK_STR(json_get_str(root, "reason"), "CPUWeightRebalanced");
+	CHECK_STR(json_get_str(root, "message"), "cpu.weight \"app\": 200 -> 300\n");
+	CHECK_STR(json_get_str(root, "type"), "Normal");
+	CHECK_STR(json_get_str(json_get(root, "source"), "component"), EVENTS_COMPONENT);
+	CHECK_STR(json_get_str(json_get(root, "source"), "host"), "node-1");
+	CHECK_STR(json_get_str(root, "firstTimestamp"), "2023-11-14T22:13:20Z");
+	CHECK_STR(json_get_str(root, "lastTimestamp"), "2023-11-14T22:13:20Z");
+	CHECK_INT(json_get(root, "count") ? json_get(root, "count")->valueint : -1, 1);
+	CHECK_STR(json_get_str(root, "reportingComponent"), EVENTS_CONTROLLER);
+	CHECK_STR(json_get_str(root, "reportingInstance"), "node-1");
+	CHECK(json_get(root, "eventTime") == NULL);
+	cJSON_Delete(root);
+
+	/* A whole-pod Event has no fieldPath; a Warning says so. */
+	it = item("web-1", "", "X", "m");
+	it.type = EVENTS_WARNING;
+	buf_reset(&b);
+	CHECK_INT(events_encode(&it, "node-1", 1, &b, &e), PT_OK);
+	root = cJSON_Parse(b.data);
+	CHECK(json_get(json_get(root, "involvedObject"), "fieldPath") == NULL);
+	CHECK_STR(json_get_str(root, "type"), "Warning");
+	cJSON_Delete(root);
+
+	/* The longest pod name still gives a name within 253 bytes. */
+	memset(big, 'a', 253);
+	big[253] = '\0';
+	it = item(big, "app", "X", "m");
+	buf_reset(&b);
+	CHECK_INT(events_encode(&it, "node-1", (int64_t)0x7fffffffffffffff, &b, &e), PT_OK);
+	root = cJSON_Parse(b.data);
+	CHECK(strlen(json_get_str(json_get(root, "metadata"), "name")) <= EVENTS_NAME_MAX);
+	CHECK_CONTAINS(json_get_str(json_get(root, "metadata"), "name"), ".7fffffffffffffff");
+	CHECK_INT(strlen(json_get_str(json_get(root, "involvedObject"), "name")), 253);
+	cJSON_Delete(root);
+
+	/* What the apiserver needs is required. */
+	it = item("web-1", "app", "", "m");
+	buf_reset(&b);
+	CHECK_INT(events_encode(&it, "node-1", 1, &b, &e), PT_INVALID);
+	CHECK_CONTAINS(e.msg, "needs a namespace, a pod and a reason");
+	it = item("", "app", "X", "m");
+	CHECK_INT(events_encode(&it, "node-1", 1, &b, &e), PT_INVALID);
+
+	/* A buffer too small is PT_LIMIT, not a crash. */
+	buf_release(&b);
+	buf_init(&b, 64);
+	it = item("web-1", "app", "X", "m");
+	CHECK_INT(events_encode(&it, "node-1", 1, &b, &e), PT_LIMIT);
+	buf_release(&b);
+}
+
+static void test_options(void)
+{
+	struct events_opts o = {0};
+	struct pt_error e = {0};
+	char long_name[200];
+
+	CHECK(events_new(&o, &e) == NULL);
+	CHECK_INT(e.code, PT_INVALID);
+	o.cfg = (struct kube_config *)1; /* never used: refused first */
+	memset(long_name, 'n', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	o.instance = long_name;
+	CHECK(events_new(&o, &e) == NULL);
+	CHECK_CONTAINS(e.msg, "longer than 128 bytes");
+	CHECK(!events_emit(NULL, NULL));
+	events_free(NULL);
+}
+
+/* ---- against the fake apiserver --------------------------------------- */
+
+static void setup(void)
+{
+	struct certgen_request r;
+	struct pt_error e = {0};
+	static const char *ips[] = {"127.0.0.1"};
+	char cert[256], key[256], portf[256], log[256];
+	char *text;
+
+	snprintf(dir, sizeof dir, "/tmp/events_test.XXXXXX");
+	if (!mkdtemp(dir))
+		exit(2);
+	certgen_request_init(&r);
+	r.service = "kubernetes";
+	r.namespace = "default";
+	r.ips = ips;
+	r.n_ips = 1;
+	if (certgen_generate(&r, &certs, &e)) {
+		TFAIL("certgen: %s", e.msg);
+		exit(2);
+	}
+	put_file("api.crt", certs.tls_crt);
+	put_file("api.key", certs.tls_key);
+	snprintf(cert, sizeof cert, "%s/api.crt", dir);
+	snprintf(key, sizeof key, "%s/api.key", dir);
+	snprintf(portf, sizeof portf, "%s/port", dir);
+	snprintf(log, sizeof log, "%s/fake.stderr", dir);
+	fake_pid = fork();
+	if (fake_pid == 0) {
+		FILE *f = freopen(log, "w", stderr);
+
+		(void)f;
+		execl(PY, PY, FAKE, "--cert", cert, "--key", key, "--token", "T1", "--port-file", portf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && access(portf, R_OK) != 0; i++)
+		ms_sleep(25);
+	if (access(portf, R_OK) != 0) {
+		TFAIL("the fake apiserver did not start (see %s)", log);
+		exit(2);
+	}
+	text = test_slurp(portf, NULL);
+	fake_port = (int)strtol(text, NULL, 10);
+	free(text);
+}
+
+static void cleanup(void)
+{
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGTERM);
+		waitpid(fake_pid, NULL, 0);
+	}
+	certgen_bundle_release(&certs);
+	test_rm_rf(dir);
+}
+
+static struct kube_config *make_config(int port)
+{
+	struct kube_config *cfg = NULL;
+	struct pt_error e = {0};
+	struct buf ca;
+	char text[8192];
+	cJSON *root;
+
+	buf_init(&ca, 1 << 16);
+	CHECK_INT(base64_encode(&ca, certs.ca_crt, certs.ca_crt_len), PT_OK);
+	snprintf(text, sizeof text,
+		 "{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\",\"user\":\"u\"}}],"
+		 "\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://127.0.0.1:%d\","
+		 "\"certificate-authority-data\":\"%s\"}}],"
+		 "\"users\":[{\"name\":\"u\",\"user\":{\"token\":\"T1\"}}]}",
+		 port, ca.data);
+	root = cJSON_Parse(text);
+	CHECK_INT(kube_config_from_json(root, "'test'", dir, NULL, &cfg, &e), PT_OK);
+	cJSON_Delete(root);
+	buf_release(&ca);
+	return cfg;
+}
+
+/* A request to the fake; returns the status, the body into out. */
+static long api(const char *method, const char *path, const char *body, struct buf *out)
+{
+	struct http_client *c = http_client_new(NULL);
+	struct http_request req = {0};
+	struct http_response resp;
+	struct pt_error e = {0};
+	char url[512];
+	long status = 0;
+
+	snprintf(url, sizeof url, "https://127.0.0.1:%d%s", fake_port, path);
+	req.method = method;
+	req.url = url;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	req.content_type = body ? "application/json" : NULL;
+	req.ca_pem = certs.ca_crt;
+	req.ca_pem_len = certs.ca_crt_len;
+	req.bearer_token = "T1";
+	req.timeout_ms = 10000;
+	http_response_init(&resp, 1 << 20);
+	if (c && http_client_do(c, &req, &resp, &e) == PT_OK) {
+		status = resp.status;
+		if (out)
+			(void)!buf_append(out, resp.body.data ? resp.body.data : "", resp.body.len);
+	} else {
+		TFAIL("%s %s: %s", method, path, e.msg);
+	}
+	http_response_release(&resp);
+	http_client_free(c);
+	return status;
+}
+
+/* Wait until pred(stats) holds, at most ms. */
+static bool wait_stats(struct events *ev, uint64_t posted, uint64_t failed, long ms)
+{
+	struct events_stats st;
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	do {
+		events_get_stats(ev, &st);
+		if (st.posted >= posted && st.failed >= failed)
+			return true;
+		ms_sleep(20);
+	} while (now_ms() < end);
+	TFAIL("stats: posted %llu (want %llu), failed %llu (want %llu), last error '%s'",
+	      (unsigned long long)st.posted, (unsigned long long)posted, (unsigned long long)st.failed,
+	      (unsigned long long)failed, st.last_error);
+	return false;
+}
+
+static void test_post(void)
+{
+	struct kube_config *cfg = make_config(fake_port);
+	struct events_opts o = {.cfg = cfg, .instance = "node-1"};
+	struct pt_error e = {0};
+	struct events_item it;
+	struct events_stats st;
+	struct events *ev = events_new(&o, &e);
+	struct buf out;
+	cJSON *root, *items, *x;
+	int n = 0;
+
+	CHECK(ev != NULL);
+	if (!ev)
+		return;
+	for (int i = 0; i < 3; i++) {
+		char m[64];
+
+		snprintf(m, sizeof m, "change %d", i);
+		it = item("web-1", "app", "CPUWeightRebalanced", m);
+		CHECK(events_emit(ev, &it));
+	}
+	wait_stats(ev, 3, 0, 10000);
+
+	buf_init(&out, 1 << 20);
+	CHECK_INT(api("GET", "/api/v1/namespaces/shop/events", NULL, &out), 200);
+	root = cJSON_Parse(out.data);
+	items = json_get(root, "items");
+	cJSON_ArrayForEach(x, items) {
+		CHECK_STR(json_get_str(x, "reason"), "CPUWeightRebalanced");
+		CHECK_STR(json_get_str(json_get(x, "involvedObject"), "name"), "web-1");
+		CHECK_STR(json_get_str(json_get(x, "involvedObject"), "fieldPath"), "spec.containers{app}");
+		CHECK_CONTAINS(json_get_str(x, "message"), "change ");
+		n++;
+	}
+	CHECK_INT(n, 3); /* three distinct names: none collided */
+	cJSON_Delete(root);
+	buf_release(&out);
+
+	/* Refused (RBAC): counted as failed, the poster goes on. */
+	CHECK_INT(api("POST", "/fake/forbid", "[\"create:events\"]", NULL), 200);
+	it = item("web-2", "app", "CPUWeightRebalanced", "refused");
+	CHECK(events_emit(ev, &it));
+	wait_stats(ev, 3, 1, 10000);
+	events_get_stats(ev, &st);
+	CHECK_CONTAINS(st.last_error, "403");
+	CHECK_INT(api("POST", "/fake/forbid", "[]", NULL), 200);
+	it = item("web-2", "app", "CPUWeightRebalanced", "accepted again");
+	CHECK(events_emit(ev, &it));
+	wait_stats(ev, 4, 1, 10000);
+	events_free(ev);
+	kube_config_free(cfg);
+}
+
+/* An apiserver that accepts connections and never answers (the kernel
+ * completes the handshake for a listening socket nobody accepts on). */
+static void test_hung_apiserver(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct kube_config *cfg;
+	struct events_opts o = {.instance = "node-1", .queue_max = 4, .timeout_ms = 30000};
+	struct events_stats st;
+	struct events_item it = item("web-1", "app", "CPUWeightRebalanced", "m");
+	struct pt_error e = {0};
+	struct events *ev;
+	uint64_t t0, worst = 0;
+	int accepted = 0;
+
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 16) == 0 &&
+	      getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+	o.cfg = cfg = make_config(ntohs(a.sin_port));
+	ev = events_new(&o, &e);
+	CHECK(ev != NULL);
+	if (!ev)
+		goto out;
+	/* The first is taken by the thread, which then hangs in its POST. */
+	CHECK(events_emit(ev, &it));
+	ms_sleep(200);
+	for (int i = 0; i < 20; i++) {
+		t0 = now_ms();
+		accepted += events_emit(ev, &it);
+		if (now_ms() - t0 > worst)
+			worst = now_ms() - t0;
+	}
+	CHECK_INT(accepted, 4); /* the queue's size */
+	CHECK(worst < 50);
+	events_get_stats(ev, &st);
+	CHECK_INT(st.dropped, 16);
+	CHECK_INT(st.posted, 0);
+	t0 = now_ms();
+	events_free(ev); /* abandons the hung POST and drops the queued four */
+	CHECK(now_ms() - t0 < 3000);
+out:
+	kube_config_free(cfg);
+	close(fd);
+}
+
+TEST_MAIN(test_encode, test_options, setup, test_post, test_hung_apiserver, cleanup)
