@@ -325,6 +325,11 @@ OK=$(awk '$1 == "podtuner_agent_writes_total{result=\"ok\"}" { print $2 }' /out/
 echo "  agent /metrics: writes ok $OK, error $ERR"
 check "podtuner_agent_writes_total{result=\"error\"} = 0" [ "$ERR" = 0 ]
 check "podtuner_agent_writes_total{result=\"ok\"} > 0" [ "${OK:-0}" -gt 0 ]
+SOK=$(awk '$1 == "podtuner_agent_scrapes_total{result=\"ok\"}" { print $2 }' /out/agent.metrics)
+SERR=$(awk '$1 == "podtuner_agent_scrapes_total{result=\"error\"}" { print $2 }' /out/agent.metrics)
+echo "  agent /metrics: scrapes of 127.0.0.2:9100 ok $SOK, error $SERR"
+check "the agent scraped the pod on its pod IP (scrapes ok > 0)" [ "${SOK:-0}" -gt 0 ]
+grep '"level":"warn"' "$LOG" | sed 's/^/  warning in the log: /'
 check "the memory-pressure trigger fired on the hog (PSI)" \
 	grep -q '"msg":"trigger".*"container":"hog".*"trigger":"memory-pressure","phase":"firing"' "$LOG"
 check "the agent widened memory.high on the trigger (reason widen)" \
