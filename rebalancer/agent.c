@@ -78,10 +78,31 @@ struct actr {
 	int64_t w_now, h_now; /* as last read, -1 unknown */
 };
 
+/* A pool whose members live in several pods moves cpu.weight between the
+ * pods' slices: the kernel divides CPU by cpu.weight among siblings only,
+ * and containers of different pods are not siblings (measured in
+ * tests/vm/README.md). The kubelet writes a pod slice's resources only when
+ * it creates it or resizes the pod (pkg/kubelet/cm/pod_container_manager_
+ * linux.go EnsureExists), and a resize is adopted like any outside change. */
+struct pod_unit {
+	bool active;      /* this tick, cpu.weight moves at this pod's slice */
+	bool open;
+	struct cgroup cg; /* the pod slice */
+	char key[CGROUP_UID_MAX + 8]; /* "pod-<uid>": its checkpoint key */
+	char pool[96];    /* pool and QoS class: only siblings share a pool */
+	const struct policy_rebalance *rb;
+	int64_t w_now;
+	bool read_ok;
+	int64_t changed_ms, quiet_ms;
+	bool hot;
+};
+
 struct apod {
 	char uid[CGROUP_UID_MAX + 1];
 	char ns[64];
 	char name[254];
+	enum cgroup_qos qos;
+	struct pod_unit unit;
 	char *match; /* the pod reduced to what policy matching reads, JSON */
 	long timeout_ms;
 	struct scrape_target *target;
@@ -110,6 +131,7 @@ struct agent {
 	struct scrape_target **targets;
 	struct plan_item *items;
 	struct actr **item_ctrs;
+	struct apod **item_pods; /* non-NULL: the item is that pod's slice */
 	struct plan_write *writes;
 	size_t cap_work;
 
@@ -239,8 +261,28 @@ static void ctr_release(struct agent *ag, struct actr *c, bool forget)
 	}
 }
 
+/* Stop moving a pod slice's weight: put its baseline back (when the
+ * slice still exists) and forget it. */
+static void unit_release(struct agent *ag, struct apod *p, bool forget)
+{
+	struct pod_unit *u = &p->unit;
+	struct checkpoint_entry *en;
+	struct pt_error err;
+
+	if (u->open && forget && !ag->cfg->dry_run && !u->cg.gone &&
+	    (en = checkpoint_find(&ag->cp, u->key, "cpu.weight")) && en->has_applied && en->applied != en->baseline &&
+	    cgroup_write(&u->cg, CGROUP_CPU_WEIGHT, en->baseline, wall_ms(), NULL, &err) != PT_OK && !u->cg.gone)
+		log_err(LOG_WARN, "cannot restore a pod slice's cpu.weight", err.msg);
+	if (u->open)
+		cgroup_release(&u->cg);
+	u->open = u->active = u->read_ok = false;
+	if (forget && u->key[0] && checkpoint_remove(&ag->cp, u->key, NULL))
+		ag->cp_dirty = true;
+}
+
 static void pod_free(struct agent *ag, struct apod *p, bool forget)
 {
+	unit_release(ag, p, forget);
 	for (size_t i = 0; i < p->n_ctrs; i++)
 		ctr_release(ag, &p->ctrs[i], forget);
 	ag->n_ctrs -= p->n_ctrs;
@@ -568,6 +610,7 @@ static void pod_upsert(struct agent *ag, const struct podsrc_event *ev, int64_t 
 	}
 	copy_str(p->ns, sizeof p->ns, ev->namespace);
 	copy_str(p->name, sizeof p->name, ev->name);
+	p->qos = qos;
 	free(p->match);
 	p->match = reduce_pod(pod);
 	p->ctrs = nc;
@@ -725,16 +768,21 @@ static bool ctr_open(struct agent *ag, struct actr *c, int64_t now)
 	return true;
 }
 
-/* The checkpoint's view of one owned file: first sight takes the
- * baseline; later reads reconcile (an outside change is adopted). */
-static struct checkpoint_entry *own(struct agent *ag, struct actr *c, enum cgroup_file f, uint64_t cur, int64_t now)
+/* The checkpoint's view of one owned file (key, in cgroup dir): first
+ * sight takes the baseline; later reads reconcile, and an outside change
+ * is adopted. changed_ms is the owner's last-change time (restored from
+ * the checkpoint after a restart, so cooldowns survive it); mem_base is
+ * set to an adopted memory.high. who names the owner in logs. */
+static struct checkpoint_entry *own(struct agent *ag, const char *key, const char *dir, const struct apod *pod,
+				    const char *who, enum cgroup_file f, uint64_t cur, int64_t now, int64_t *changed_ms,
+				    int64_t *mem_base)
 {
 	const char *file = cgroup_file_name(f);
-	struct checkpoint_entry *en = checkpoint_find(&ag->cp, c->key, file);
+	struct checkpoint_entry *en = checkpoint_find(&ag->cp, key, file);
 	struct pt_error err;
 
 	if (!en) {
-		if (checkpoint_track(&ag->cp, c->key, c->cg.path, file, cur, now, &en, &err)) {
+		if (checkpoint_track(&ag->cp, key, dir, file, cur, now, &en, &err)) {
 			log_err(LOG_WARN, "cannot track a cgroup file", err.msg);
 			return NULL;
 		}
@@ -744,8 +792,8 @@ static struct checkpoint_entry *own(struct agent *ag, struct actr *c, enum cgrou
 	/* Seen before this process started: a change it made then still
 	 * counts for cooldown, and memory.high is not "first sight" (which
 	 * would put the KEP-2570 baseline back over a widened value). */
-	if (en->has_applied && !*(f == CGROUP_CPU_WEIGHT ? &c->cpu_changed_ms : &c->mem_changed_ms))
-		*(f == CGROUP_CPU_WEIGHT ? &c->cpu_changed_ms : &c->mem_changed_ms) = en->updated_ms;
+	if (en->has_applied && !*changed_ms)
+		*changed_ms = en->updated_ms;
 	switch (checkpoint_reconcile(en, cur, now)) {
 	case CHECKPOINT_CONSISTENT:
 		break;
@@ -757,12 +805,12 @@ static struct checkpoint_entry *own(struct agent *ag, struct actr *c, enum cgrou
 		struct log_line l;
 		ag->cp_dirty = true;
 		metrics_counter_inc(ag->adopted);
-		if (f == CGROUP_MEMORY_HIGH)
-			c->mem_base = cur == CGROUP_UNLIMITED ? -1 : (int64_t)cur;
+		if (mem_base)
+			*mem_base = cur == CGROUP_UNLIMITED ? -1 : (int64_t)cur;
 		if (log_begin(&l, LOG_INFO, "adopted a value set outside the agent as the new baseline")) {
-			log_str(&l, "namespace", c->pod->ns);
-			log_str(&l, "pod", c->pod->name);
-			log_str(&l, "container", c->name);
+			log_str(&l, "namespace", pod->ns);
+			log_str(&l, "pod", pod->name);
+			log_str(&l, "container", who);
 			log_str(&l, "file", file);
 			log_int(&l, "value", cur == CGROUP_UNLIMITED ? -1 : (int64_t)cur);
 			log_end(&l);
@@ -803,15 +851,118 @@ static void read_ctr(struct agent *ag, struct actr *c, int64_t now)
 	publish_cgroup(ag, c, now);
 	if (c->st.valid & CGROUP_BIT(CGROUP_CPU_WEIGHT)) {
 		c->w_now = (int64_t)c->st.cpu_weight;
-		own(ag, c, CGROUP_CPU_WEIGHT, c->st.cpu_weight, now);
+		own(ag, c->key, c->cg.path, c->pod, c->name, CGROUP_CPU_WEIGHT, c->st.cpu_weight, now,
+		    &c->cpu_changed_ms, NULL);
 	}
 	if (c->st.valid & CGROUP_BIT(CGROUP_MEMORY_HIGH)) {
 		c->h_now = c->st.memory_high == CGROUP_UNLIMITED ? PLANNER_UNLIMITED : (int64_t)c->st.memory_high;
 		if (c->mem_base == -2)
 			c->mem_base = planner_kep_high(c->mem_req, c->mem_lim,
 						       c->policy->rebalance.mem_throttling_ppm, ag->page);
-		own(ag, c, CGROUP_MEMORY_HIGH, c->st.memory_high, now);
+		own(ag, c->key, c->cg.path, c->pod, c->name, CGROUP_MEMORY_HIGH, c->st.memory_high, now,
+		    &c->mem_changed_ms, &c->mem_base);
 	}
+}
+
+/* Which pools span pods this tick: their cpu.weight moves between the
+ * pods' slices. Pools are few, so a short list of (pool, first pod) pairs
+ * does; a pool whose pods differ in QoS class is split by class, since
+ * only pods of one class are siblings (kubepods-burstable.slice, ...). */
+static void decide_units(struct agent *ag, int64_t now)
+{
+	struct {
+		const char *pool;
+		const struct apod *first;
+		bool spans;
+	} pools[64];
+	size_t n_pools = 0;
+	static const char *const qos_names[] = {"guaranteed", "burstable", "besteffort"};
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < ag->n_pods; i++) {
+			struct apod *p = ag->pods[i];
+			bool active = false;
+			const struct policy_rebalance *rb = NULL;
+
+			for (size_t k = 0; k < p->n_ctrs; k++) {
+				const struct actr *c = &p->ctrs[k];
+				const char *pool = c->policy ? c->policy->rebalance.pool : NULL;
+				size_t j;
+
+				if (!pool || !c->cg_open)
+					continue;
+				for (j = 0; j < n_pools && strcmp(pools[j].pool, pool) != 0; j++)
+					;
+				if (pass == 0) {
+					if (j == n_pools && n_pools < sizeof pools / sizeof pools[0])
+						pools[n_pools++] = (typeof(pools[0])){.pool = pool, .first = p};
+					else if (j < n_pools && pools[j].first != p)
+						pools[j].spans = true;
+				} else if (j < n_pools && pools[j].spans && !active) {
+					active = true;
+					rb = &c->policy->rebalance;
+				}
+			}
+			if (pass == 0)
+				continue;
+			if (p->unit.active && !active)
+				unit_release(ag, p, true); /* its pool no longer spans pods */
+			p->unit.active = active;
+			if (!active)
+				continue;
+			p->unit.rb = rb;
+			snprintf(p->unit.pool, sizeof p->unit.pool, "%s/%s", rb->pool, qos_names[p->qos]);
+			if (!p->unit.key[0]) {
+				snprintf(p->unit.key, sizeof p->unit.key, "pod-%s", p->uid);
+				p->unit.quiet_ms = now;
+			}
+		}
+	}
+}
+
+/* Read an active pod slice's cpu.weight. Its directory is the parent of
+ * its containers' in the systemd and cgroupfs layouts; runwasi's flat
+ * layout has no pod slice to move, so such pods stay out. */
+static void read_unit(struct agent *ag, struct apod *p, int64_t now)
+{
+	struct pod_unit *u = &p->unit;
+	struct cgroup_stats st;
+	struct pt_error err;
+	char dir[CGROUP_PATH_MAX], *slash;
+
+	u->read_ok = false;
+	if (!u->active)
+		return;
+	if (!u->open) {
+		const struct actr *c = NULL;
+
+		for (size_t k = 0; k < p->n_ctrs && !c; k++)
+			if (p->ctrs[k].cg_open)
+				c = &p->ctrs[k];
+		if (!c)
+			return;
+		snprintf(dir, sizeof dir, "%s", c->cg.path);
+		slash = strrchr(dir, '/');
+		if (!slash || strstr(slash, ":cri-containerd:"))
+			return;
+		*slash = '\0';
+		if (cgroup_open(&u->cg, dir, &err)) {
+			log_err(LOG_DEBUG, "pod slice not found", err.msg);
+			return;
+		}
+		u->open = true;
+	}
+	if (cgroup_read(&u->cg, CGROUP_BIT(CGROUP_CPU_WEIGHT), now, &st, &err) != PT_OK ||
+	    !(st.valid & CGROUP_BIT(CGROUP_CPU_WEIGHT))) {
+		if (u->cg.gone) {
+			cgroup_release(&u->cg);
+			u->open = false;
+		}
+		return;
+	}
+	u->w_now = (int64_t)st.cpu_weight;
+	u->read_ok = own(ag, u->key, u->cg.path, p, "", CGROUP_CPU_WEIGHT, st.cpu_weight, now, &u->changed_ms,
+			 NULL) != NULL;
 }
 
 struct scrape_ctx {
@@ -912,20 +1063,22 @@ static void evaluate(struct agent *ag, struct actr *c, int64_t now)
 
 static bool grow_work(struct agent *ag)
 {
-	size_t need = ag->n_ctrs > ag->n_pods ? ag->n_ctrs : ag->n_pods, cap;
+	size_t need = ag->n_ctrs + ag->n_pods, cap;
 
 	if (need <= ag->cap_work && ag->items)
 		return true;
 	cap = need < 64 ? 64 : need * 2;
 	free(ag->items);
 	free(ag->item_ctrs);
+	free(ag->item_pods);
 	free(ag->writes);
 	free(ag->targets);
 	ag->items = calloc(cap, sizeof *ag->items);
 	ag->item_ctrs = calloc(cap, sizeof *ag->item_ctrs);
+	ag->item_pods = calloc(cap, sizeof *ag->item_pods);
 	ag->writes = calloc(2 * cap, sizeof *ag->writes);
 	ag->targets = calloc(cap, sizeof *ag->targets);
-	ag->cap_work = ag->items && ag->item_ctrs && ag->writes && ag->targets ? cap : 0;
+	ag->cap_work = ag->items && ag->item_ctrs && ag->item_pods && ag->writes && ag->targets ? cap : 0;
 	return ag->cap_work != 0;
 }
 
@@ -954,9 +1107,9 @@ static size_t build_items(struct agent *ag)
 			it = &ag->items[n];
 			memset(it, 0, sizeof *it);
 			it->key = c->key;
-			it->pool = rb->pool;
+			it->pool = c->pod->unit.active ? NULL : rb->pool;
 			it->rb = rb;
-			it->cpu_ok = w_ok;
+			it->cpu_ok = w_ok && !c->pod->unit.active;
 			it->w_base = w ? (int64_t)w->baseline : 0;
 			it->w_cur = c->w_now;
 			it->cpu_hot = c->cpu_hot;
@@ -970,8 +1123,46 @@ static size_t build_items(struct agent *ag)
 			it->mem_hot = c->mem_hot;
 			it->mem_changed_ms = (uint64_t)c->mem_changed_ms;
 			it->mem_quiet_ms = (uint64_t)c->mem_quiet_ms;
+			ag->item_pods[n] = NULL;
 			ag->item_ctrs[n++] = c;
 		}
+	}
+	/* Pod slices of pools that span pods: hot when a member is hot,
+	 * quiet since the last member cooled down. */
+	for (size_t i = 0; i < ag->n_pods && n < ag->cap_work; i++) {
+		struct apod *p = ag->pods[i];
+		struct pod_unit *u = &p->unit;
+		struct checkpoint_entry *w;
+		struct plan_item *it;
+		bool hot = false;
+		int64_t quiet = u->quiet_ms;
+
+		if (!u->active || !u->read_ok || !(w = checkpoint_find(&ag->cp, u->key, "cpu.weight")))
+			continue;
+		for (size_t k = 0; k < p->n_ctrs; k++) {
+			const struct actr *c = &p->ctrs[k];
+			if (!c->policy || !c->policy->rebalance.pool)
+				continue;
+			hot |= c->cpu_hot;
+			if (!c->cpu_hot && c->cpu_quiet_ms > quiet)
+				quiet = c->cpu_quiet_ms;
+		}
+		u->hot = hot;
+		u->quiet_ms = quiet;
+		it = &ag->items[n];
+		memset(it, 0, sizeof *it);
+		it->key = u->key;
+		it->pool = u->pool;
+		it->rb = u->rb;
+		it->cpu_ok = cgroup_backoff_ready(&u->cg.f[CGROUP_CPU_WEIGHT].write_backoff, wall_ms());
+		it->w_base = (int64_t)w->baseline;
+		it->w_cur = u->w_now;
+		it->cpu_hot = hot;
+		it->cpu_changed_ms = (uint64_t)u->changed_ms;
+		it->cpu_quiet_ms = (uint64_t)quiet;
+		it->mem_base = -1;
+		ag->item_ctrs[n] = NULL;
+		ag->item_pods[n++] = p;
 	}
 	return n;
 }
@@ -988,8 +1179,17 @@ static bool save_checkpoint(struct agent *ag, int64_t now)
 	return true;
 }
 
+/* The checkpoint entry a planned write changes (tracked when read). */
+static struct checkpoint_entry *plan_entry(struct agent *ag, const struct plan_write *w)
+{
+	const struct apod *p = ag->item_pods[w->item];
+
+	return checkpoint_find(&ag->cp, p ? p->unit.key : ag->item_ctrs[w->item]->key,
+			       w->file == PLAN_CPU_WEIGHT ? "cpu.weight" : "memory.high");
+}
+
 /* One Event on the pod per change written; queued, never waited for. */
-static void emit_event(struct agent *ag, const struct actr *c, const struct plan_write *w,
+static void emit_event(struct agent *ag, const struct apod *p, const struct actr *c, const struct plan_write *w,
 		       const struct checkpoint_entry *en)
 {
 	struct events_item it = {.type = EVENTS_NORMAL, .time_ms = wall_ms()};
@@ -998,17 +1198,20 @@ static void emit_event(struct agent *ag, const struct actr *c, const struct plan
 
 	if (!ag->events)
 		return;
-	copy_str(it.namespace, sizeof it.namespace, c->pod->ns);
-	copy_str(it.pod, sizeof it.pod, c->pod->name);
-	copy_str(it.uid, sizeof it.uid, c->pod->uid);
-	copy_str(it.container, sizeof it.container, c->name);
+	copy_str(it.namespace, sizeof it.namespace, p->ns);
+	copy_str(it.pod, sizeof it.pod, p->name);
+	copy_str(it.uid, sizeof it.uid, p->uid);
+	copy_str(it.container, sizeof it.container, c ? c->name : "");
 	copy_str(it.reason, sizeof it.reason,
 		 w->file == PLAN_CPU_WEIGHT ? "CPUWeightRebalanced" : "MemoryHighAdjusted");
 	snprintf(from, sizeof from, w->from == PLANNER_UNLIMITED ? "max" : "%lld", (long long)w->from);
 	snprintf(to, sizeof to, w->to == PLANNER_UNLIMITED ? "max" : "%lld", (long long)w->to);
 	snprintf(base, sizeof base, en->baseline == CHECKPOINT_MAX_VALUE ? "max" : "%llu",
 		 (unsigned long long)en->baseline);
-	if (w->file == PLAN_CPU_WEIGHT)
+	if (!c)
+		snprintf(it.message, sizeof it.message, "%s of the pod's slice: %s -> %s (baseline %s), %s in pool %s",
+			 file, from, to, base, w->reason, p->unit.rb->pool);
+	else if (w->file == PLAN_CPU_WEIGHT)
 		snprintf(it.message, sizeof it.message,
 			 "%s of container %s: %s -> %s (baseline %s), %s in pool %s (policy %s)", file, c->name, from,
 			 to, base, w->reason, c->policy->rebalance.pool, c->policy->name);
@@ -1021,10 +1224,13 @@ static void emit_event(struct agent *ag, const struct actr *c, const struct plan
 static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 {
 	struct actr *c = ag->item_ctrs[w->item];
+	struct apod *p = c ? c->pod : ag->item_pods[w->item];
+	struct cgroup *cg = c ? &c->cg : &p->unit.cg;
 	enum cgroup_file f = w->file == PLAN_CPU_WEIGHT ? CGROUP_CPU_WEIGHT : CGROUP_MEMORY_HIGH;
 	const char *file = cgroup_file_name(f);
-	struct checkpoint_entry *en = checkpoint_find(&ag->cp, c->key, file);
+	struct checkpoint_entry *en = plan_entry(ag, w);
 	uint64_t value = w->to == PLANNER_UNLIMITED ? CGROUP_UNLIMITED : (uint64_t)w->to, applied;
+	const char *policy = c ? c->policy->name : "";
 	struct pt_error err = {0};
 	enum pt_code rc = PT_OK;
 	struct log_line l;
@@ -1035,11 +1241,14 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 		metrics_counter_inc(ag->writes_dry);
 	} else {
 		/* apply_plan made the intent durable before this write. */
-		rc = cgroup_write(&c->cg, f, value, now, &applied, &err);
+		rc = cgroup_write(cg, f, value, now, &applied, &err);
 		if (rc == PT_OK) {
 			checkpoint_applied(en, applied, now);
 			metrics_counter_inc(ag->writes_ok);
-			if (f == CGROUP_CPU_WEIGHT) {
+			if (!c) {
+				p->unit.changed_ms = now;
+				p->unit.w_now = (int64_t)applied;
+			} else if (f == CGROUP_CPU_WEIGHT) {
 				c->cpu_changed_ms = now;
 				c->w_now = (int64_t)applied;
 			} else {
@@ -1053,12 +1262,14 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 		ag->cp_dirty = true;
 	}
 	if (rc == PT_OK && !ag->cfg->dry_run)
-		emit_event(ag, c, w, en);
+		emit_event(ag, p, c, w, en);
 	if (log_begin(&l, rc ? LOG_WARN : LOG_INFO, ag->cfg->dry_run ? "would rebalance (dry run)" : "rebalance")) {
-		log_str(&l, "namespace", c->pod->ns);
-		log_str(&l, "pod", c->pod->name);
-		log_str(&l, "container", c->name);
-		log_str(&l, "policy", c->policy->name);
+		log_str(&l, "namespace", p->ns);
+		log_str(&l, "pod", p->name);
+		log_str(&l, "container", c ? c->name : "");
+		log_str(&l, "level", c ? "container" : "pod");
+		if (c)
+			log_str(&l, "policy", policy);
 		log_str(&l, "file", file);
 		log_int(&l, "from", w->from == PLANNER_UNLIMITED ? -1 : w->from);
 		log_int(&l, "to", w->to == PLANNER_UNLIMITED ? -1 : w->to);
@@ -1070,12 +1281,6 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 	}
 }
 
-/* The checkpoint entry a planned write changes (tracked when read). */
-static struct checkpoint_entry *plan_entry(struct agent *ag, const struct plan_write *w)
-{
-	return checkpoint_find(&ag->cp, ag->item_ctrs[w->item]->key,
-			       w->file == PLAN_CPU_WEIGHT ? "cpu.weight" : "memory.high");
-}
 
 /* Apply one tick's plan: every intent is recorded, then made durable with
  * one save (a fsync'd rename), and only then are the files written. One
@@ -1170,7 +1375,7 @@ static void snapshot(struct agent *ag)
 	enum pt_code rc = PT_OK;
 
 	buf_init(&b, AGENT_SNAPSHOT_MAX);
-	rc |= buf_puts(&b, "# HELP podtuner_agent_cpu_weight cpu.weight of a tuned container, now and baseline.\n"
+	rc |= buf_puts(&b, "# HELP podtuner_agent_cpu_weight cpu.weight now and baseline, of a tuned container or, with container=\"\", of a pod slice.\n"
 			   "# TYPE podtuner_agent_cpu_weight gauge\n");
 	for (size_t i = 0; i < ag->n_pods; i++) {
 		for (size_t k = 0; k < ag->pods[i]->n_ctrs; k++) {
@@ -1184,6 +1389,20 @@ static void snapshot(struct agent *ag)
 			rc |= buf_puts(&b, "podtuner_agent_cpu_weight");
 			rc |= snap_labels(&b, c);
 			rc |= buf_printf(&b, ",value=\"baseline\"} %llu\n", (unsigned long long)w->baseline);
+		}
+	}
+	for (size_t i = 0; i < ag->n_pods; i++) {
+		const struct apod *p = ag->pods[i];
+		const struct checkpoint_entry *w;
+		if (!p->unit.active || !p->unit.read_ok || !(w = checkpoint_find(&ag->cp, p->unit.key, "cpu.weight")))
+			continue;
+		for (int v = 0; v < 2; v++) {
+			rc |= buf_puts(&b, "podtuner_agent_cpu_weight{namespace=");
+			rc |= buf_put_json_str(&b, p->ns, strlen(p->ns));
+			rc |= buf_puts(&b, ",pod=");
+			rc |= buf_put_json_str(&b, p->name, strlen(p->name));
+			rc |= buf_printf(&b, ",container=\"\",value=\"%s\"} %lld\n", v ? "baseline" : "current",
+					 v ? (long long)w->baseline : (long long)p->unit.w_now);
 		}
 	}
 	rc |= buf_puts(&b, "# HELP podtuner_agent_memory_high_bytes memory.high of a tuned container (-1: max).\n"
@@ -1340,6 +1559,9 @@ static void tick(struct agent *ag)
 	for (size_t i = 0; i < ag->n_pods; i++)
 		for (size_t k = 0; k < ag->pods[i]->n_ctrs; k++)
 			read_ctr(ag, &ag->pods[i]->ctrs[k], now);
+	decide_units(ag, now);
+	for (size_t i = 0; i < ag->n_pods; i++)
+		read_unit(ag, ag->pods[i], now);
 	lap(ag, PH_CGROUP, &t);
 	scrape_all(ag, now, &t);
 	for (size_t i = 0; i < ag->n_pods; i++)
@@ -1675,6 +1897,7 @@ out:
 	metrics_free(ag.m);
 	free(ag.items);
 	free(ag.item_ctrs);
+	free(ag.item_pods);
 	free(ag.writes);
 	free(ag.targets);
 	buf_release(&ag.snap);

@@ -68,8 +68,13 @@ CG=$T/cg
 $PY "$HERE/agent_env.py" tree --root "$CG" --pods 3 --weights 100,200,100 --podlist "$T/pods.json" \
 	--state "$T/state.json" --scopes "$T/scopes" || exit 1
 mapfile -t SCOPE <"$T/scopes"
-weights() { cat "${SCOPE[0]}/cpu.weight" "${SCOPE[1]}/cpu.weight" "${SCOPE[2]}/cpu.weight" | tr '\n' ' '; }
-weight() { tr -d '\n' <"${SCOPE[$1]}/cpu.weight"; }
+# The pool spans three pods, so cpu.weight moves between their slices (the
+# containers of different pods are not siblings); memory.high stays per
+# container.
+SLICE=("$(dirname "${SCOPE[0]}")" "$(dirname "${SCOPE[1]}")" "$(dirname "${SCOPE[2]}")")
+weights() { cat "${SLICE[0]}/cpu.weight" "${SLICE[1]}/cpu.weight" "${SLICE[2]}/cpu.weight" | tr '\n' ' '; }
+weight() { tr -d '\n' <"${SLICE[$1]}/cpu.weight"; }
+ctr_weights() { cat "${SCOPE[0]}/cpu.weight" "${SCOPE[1]}/cpu.weight" "${SCOPE[2]}/cpu.weight" | tr '\n' ' '; }
 
 $PY "$HERE/agent_env.py" serve --sample "$SAMPLE" --port 0 --pods 3 --port-file "$T/metrics.port" \
 	>"$T/serve.log" 2>&1 &
@@ -178,8 +183,14 @@ kill9() { kill -9 "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; }
 metrics() { curl -sf "http://127.0.0.1:$MPORT/metrics"; }
 has_metric() { metrics | grep -qF -- "$1"; }
 metric() { metrics | awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print "none" }'; }
-ckpt() { # field of pod I's cpu.weight entry: baseline, applied or intent
-	$PY - "${CK:-$T/ck.json}" "$(basename "${SCOPE[$1]}" .scope | sed 's/^cri-containerd-//')" "$2" "${3:-cpu.weight}" <<'EOF'
+ckpt() { # field of pod I's cpu.weight entry (its slice), or of its container's FILE
+	local key
+	if [ "${3:-cpu.weight}" = cpu.weight ]; then
+		key=pod-$(basename "${SLICE[$1]}" .slice | sed 's/^kubepods-burstable-pod//; s/_/-/g')
+	else
+		key=$(basename "${SCOPE[$1]}" .scope | sed 's/^cri-containerd-//')
+	fi
+	$PY - "${CK:-$T/ck.json}" "$key" "$2" "${3:-cpu.weight}" <<'EOF'
 import json, sys
 ck = json.load(open(sys.argv[1]))
 for e in ck["entries"]:
@@ -216,7 +227,7 @@ sum3() { local s=0; for w in $(weights); do s=$((s + w)); done; echo $s; }
 # Web-1 goes bad. The first write of the rebalance is web-0's cpu.weight;
 # the shim stalls it before it reaches the file, and the agent is killed
 # there: its intent is on disk, the file unchanged.
-start_agent a1 PT_SHIM_STALL_BEFORE="${SCOPE[0]#"$T"}/cpu.weight" PT_SHIM_EINVAL="${SCOPE[0]#"$T"}/memory.high" \
+start_agent a1 PT_SHIM_STALL_BEFORE="${SLICE[0]#"$T"}/cpu.weight" PT_SHIM_EINVAL="${SCOPE[0]#"$T"}/memory.high" \
 	-- --kubeconfig "$T/kubeconfig" --node-name node-1 || exit 1
 check "apiserver source: 3 pods tracked" "$T/a1.log" wait_for 5 '[ "$(metric podtuner_agent_containers)" = 3 ]'
 t_bad=$(now_ms)
@@ -238,7 +249,7 @@ check "memory.high: EINVAL tried once, file left alone" "$T/a1.log" \
 	test "$(wc -c <"$T/einval.count")" = 1 -a "$(cat "${SCOPE[0]}/memory.high")" = max
 
 # --- 2. restart: the unapplied intent is dropped; crash after a write ---
-start_agent a2 PT_SHIM_STALL_AFTER="${SCOPE[1]#"$T"}/cpu.weight" PT_SHIM_EINVAL="${SCOPE[0]#"$T"}/memory.high" \
+start_agent a2 PT_SHIM_STALL_AFTER="${SLICE[1]#"$T"}/cpu.weight" PT_SHIM_EINVAL="${SCOPE[0]#"$T"}/memory.high" \
 	-- --kubeconfig "$T/kubeconfig" --node-name node-1 || exit 1
 wait_for 15 '[ -s "$T/a2.mark" ]'
 check "a2 stalled after web-1's cpu.weight write" "$T/a2.log" grep -q after "$T/a2.mark"
@@ -258,9 +269,12 @@ check "a3: pool sum kept at the baselines' 400" "$T/a3.log" test "$(sum3)" = 400
 check "a3: checkpoint baselines intact, no intent left" "$T/a3.log" \
 	test "$(ckpt 0 baseline)/$(ckpt 1 baseline)/$(ckpt 2 baseline)/$(ckpt 1 intent)" = "100/200/100/None"
 check "a3: nothing adopted as foreign" "$T/a3.log" test "$(metric podtuner_agent_adopted_total)" = 0
+check "a3: the containers' own cpu.weight untouched (the pool spans pods)" "$T/a3.log" \
+	test "$(ctr_weights)" = "100 200 100 "
 check "a3: web-1's trigger firing (metric)" "$T/a3.log" \
 	has_metric 'podtuner_agent_trigger_state{namespace="shop",pod="web-1",container="app",trigger="gc-pauses"} 2'
 
+# The pool spans pods: the Event is about the pod (its slice), no container.
 event_on_web1() {
 	api "$API/api/v1/namespaces/shop/events" | $PY -c '
 import json, sys
@@ -268,7 +282,7 @@ uid = sys.argv[1]
 for e in json.load(sys.stdin)["items"]:
     o = e["involvedObject"]
     if (e["reason"] == "CPUWeightRebalanced" and e["type"] == "Normal" and o["kind"] == "Pod"
-            and o["name"] == "web-1" and o["uid"] == uid and o.get("fieldPath") == "spec.containers{app}"
+            and o["name"] == "web-1" and o["uid"] == uid and not o.get("fieldPath")
             and "200 -> 300" in e["message"] and e["source"]["component"] == "podtuner-agent"
             and e["reportingInstance"] == "node-1" and e["metadata"]["name"].startswith("web-1.")):
         sys.exit(0)

@@ -111,7 +111,11 @@ def cmd_tree(a):
     weights = [int(w) for w in a.weights.split(",")] if a.weights else []
     pods = []
     for i in range(a.pods):
-        write_files(scope_dir(a.root, i), weights[i] if i < len(weights) else 100)
+        w = weights[i] if i < len(weights) else 100
+        write_files(scope_dir(a.root, i), w)
+        # The pod slice: a pool that spans pods moves cpu.weight here,
+        # where the pods are siblings.
+        write_files(os.path.dirname(scope_dir(a.root, i)), w)
         pods.append(pod_object(i, a.node))
     # The driver is detected from kubepods.slice; the QoS slices hold
     # their own cpu.weight, which the agent must never touch.
