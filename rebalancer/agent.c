@@ -1267,7 +1267,8 @@ static void apply(struct agent *ag, const struct plan_write *w, int64_t now)
 		log_str(&l, "namespace", p->ns);
 		log_str(&l, "pod", p->name);
 		log_str(&l, "container", c ? c->name : "");
-		log_str(&l, "level", c ? "container" : "pod");
+		/* Not "level": that key is the line's severity already. */
+		log_str(&l, "target", c ? "container" : "pod");
 		if (c)
 			log_str(&l, "policy", policy);
 		log_str(&l, "file", file);
