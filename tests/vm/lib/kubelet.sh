@@ -30,7 +30,11 @@
 #   memory.max  the memory limit, else max
 # and per pod slice (kubelet ResourceConfigForPod): cpu.weight from the sum
 # of requests, cpu.max and memory.max from the sums of limits when every
-# container has one. The BestEffort slice gets shares 2 (weight 1).
+# container has one. The BestEffort slice gets shares 2 (weight 1). The
+# kubelet converts a pod slice's shares with its own linear map, whatever
+# the runtime does (pkg/kubelet/cm/cgroup_manager_linux.go getCPUWeight:
+# 1 + (shares-2)*9999/262142), so a 500m pod's slice has 20 where runc
+# >= 1.3.2 gives its container 59.
 # memory.high is left at max: the kubelet sets it only with MemoryQoS.
 
 CG=${CG:-/sys/fs/cgroup}
@@ -172,7 +176,7 @@ kp_pod_resources() {
 		meml=$((meml + v))
 	done
 	[ $n -gt 0 ] || return 0
-	kp_wmaybe "$dir/cpu.weight" "$(kp_weight "$req")"
+	kp_wmaybe "$dir/cpu.weight" "$(vmtool weight --classic "$req")" # the kubelet's map, not the runtime's
 	if [ $all_cpu = 1 ]; then
 		kp_wmaybe "$dir/cpu.max" "$((cpul * KP_PERIOD / 1000)) $KP_PERIOD"
 	else
