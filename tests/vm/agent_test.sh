@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # Real-kernel agent test: one boot of the Debian kernel in qemu (2 vCPUs),
 # the kubelet's systemd layout, real CPU-bound and memory-hungry workloads,
-# and `podtuner rebalance --pods-file` moving cpu.weight and widening
-# memory.high (agent_guest.sh says what is checked). Run by tests/run.sh
-# with O and PODTUNER set; the sanitizer build's podtuner works too. No
-# qemu, kernel or helper is a FAILURE, never a skip. About 40 s.
+# and `podtuner rebalance --pods-file` moving cpu.weight (between the
+# containers of one pod, and between the slices of pods in a pool that
+# spans pods) and widening memory.high (agent_guest.sh says what is
+# checked). Run by tests/run.sh with O and PODTUNER set; the sanitizer
+# build's podtuner works too. No qemu, kernel or helper is a FAILURE, never
+# a skip. About 35 s.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
