@@ -1349,6 +1349,14 @@ void httpd_stats(const struct httpd *s, struct httpd_stats *o)
 #undef LD
 }
 
+void httpd_drain(struct httpd *s)
+{
+	/* queue() reads the flag for each response. It also makes closing
+	 * connections wake drain_cond, which nobody waits on before
+	 * httpd_stop: a broadcast without waiters is free. */
+	atomic_store(&s->draining, true);
+}
+
 enum pt_code httpd_stop(struct httpd *s, unsigned grace_ms)
 {
 	enum pt_code rc = PT_OK;

@@ -184,6 +184,18 @@ const char *httpd_req_query(const struct httpd_req *req, const char *key);
  * handler call. */
 const char *httpd_req_header(const struct httpd_req *req, const char *name);
 
+/* Ask clients to move off this server without refusing anyone: from now
+ * on every response carries `Connection: close`, so a kept-alive client
+ * sends at most one more request on its connection and then reconnects
+ * (through a Service, to another replica once this one has left the
+ * endpoints). New connections are still accepted and served. Without
+ * this, a client kept alive across the shutdown delay is cut at
+ * httpd_stop, and a POST it sends in that instant fails: Go's http
+ * client retries a non-idempotent request only when none of it was
+ * written (net/http transport.go shouldRetryRequest). Idempotent; safe
+ * from any thread. */
+void httpd_drain(struct httpd *s);
+
 /* Stop gracefully and free the server: stop accepting at once (new
  * connections are refused), close idle kept-alive connections, mark
  * responses from then on `Connection: close`, let requests in progress

@@ -498,8 +498,12 @@ int webhook_run(const struct webhook_config *cfg)
 	}
 
 	/* Fail readiness first and keep serving for a moment, so that the
-	 * endpoints controller drops this replica before it stops answering. */
+	 * endpoints controller drops this replica before it stops answering.
+	 * The apiserver's connections are kept alive and pinned to this pod
+	 * whatever the endpoints say, so responses now close them: the
+	 * apiserver reconnects through the Service, to another replica. */
 	atomic_store(&w.draining, true);
+	httpd_drain(w.srv);
 	if (log_begin(&l, LOG_INFO, "shutting down")) {
 		log_str(&l, "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
 		log_int(&l, "delay_ms", cfg->shutdown_delay_ms);

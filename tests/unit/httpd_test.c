@@ -1200,6 +1200,43 @@ static void test_graceful_stop(void)
 	}
 }
 
+/* httpd_drain: kept-alive clients are told to reconnect, new ones served. */
+static void test_drain(void)
+{
+	struct httpd_config c = base_cfg();
+	struct httpd *s = start(&c);
+	struct http_resp r;
+	char h[32];
+	int fd = tcp_connect(httpd_port(s)), fd2;
+
+	CHECK(send_str(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+	read_resp(fd, &r);
+	CHECK_INT(r.status, 200);
+	CHECK_STR(resp_header(&r, "Connection", h, sizeof h), "");
+	resp_free(&r);
+	httpd_drain(s);
+	httpd_drain(s);
+	CHECK(send_str(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+	read_resp(fd, &r);
+	CHECK_INT(r.status, 200);
+	CHECK_STR(resp_header(&r, "Connection", h, sizeof h), "close");
+	resp_free(&r);
+	CHECK(peer_closed(fd, 1));
+	close(fd);
+	/* still accepting */
+	fd2 = tcp_connect(httpd_port(s));
+	CHECK(fd2 >= 0);
+	CHECK(send_str(fd2, "POST /mutate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+			    "Content-Length: 2\r\n\r\n{}"));
+	read_resp(fd2, &r);
+	CHECK_INT(r.status, 200);
+	CHECK_STR(r.body, "{}");
+	CHECK_STR(resp_header(&r, "Connection", h, sizeof h), "close");
+	resp_free(&r);
+	close(fd2);
+	CHECK_INT(httpd_stop(s, 1000), PT_OK);
+}
+
 static void test_tls(void)
 {
 	struct httpd_config c = base_cfg();
@@ -1546,5 +1583,5 @@ static void teardown(void)
 
 TEST_MAIN(setup, test_config_errors, test_routing, test_keepalive, test_connection_limits,
 	  test_body_limits,
-	  test_bad_clients, test_slowloris, test_graceful_stop, test_tls, test_tls_reload,
+	  test_bad_clients, test_slowloris, test_graceful_stop, test_drain, test_tls, test_tls_reload,
 	  test_ipv6, teardown)
