@@ -53,6 +53,7 @@
 #define WATCHDOG_STACK ((size_t)64 << 10)
 #define NS_PER_MS 1000000LL
 #define NS_PER_S 1000000000LL
+#define DRAIN_POLL_NS (50 * NS_PER_MS) /* httpd_stop's look at waiting connections */
 
 /* Where a connection is, as the watchdog and httpd_stop see it. */
 enum phase {
@@ -87,6 +88,7 @@ struct conn {
 	/* under httpd.lock */
 	enum phase phase;
 	bool cut;
+	bool used;        /* a request line has been seen on it */
 	int64_t deadline; /* monotonic ns */
 	/* under httpd.tls_lock */
 	struct tls_pair *pair;
@@ -465,6 +467,15 @@ static bool peer_gone(int fd)
 	return ioctl(fd, FIONREAD, &inq) == 0 && inq == 0;
 }
 
+/* Whether bytes have arrived that the connection's thread has not read
+ * yet: on a connection waiting for a request, the start of one. */
+static bool input_pending(int fd)
+{
+	int inq = 0;
+
+	return ioctl(fd, FIONREAD, &inq) == 0 && inq > 0;
+}
+
 /* Cuts connections that are past their deadline. libmicrohttpd 0.9.75 has
  * only an inactivity timeout, which every received byte renews
  * (connection.c MHD_connection_handle_read -> MHD_update_last_activity_),
@@ -582,6 +593,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 		return NULL;
 	c->head_done = false;
 	pthread_mutex_lock(&s->lock);
+	c->used = true;
 	conn_set(s, c, PH_HEAD, now_ns() + s->req_ns);
 	pthread_mutex_unlock(&s->lock);
 	return c;
@@ -1360,7 +1372,7 @@ void httpd_drain(struct httpd *s)
 enum pt_code httpd_stop(struct httpd *s, unsigned grace_ms)
 {
 	enum pt_code rc = PT_OK;
-	int64_t end;
+	int64_t end, now;
 	int qfd;
 
 	if (!s)
@@ -1382,18 +1394,31 @@ enum pt_code httpd_stop(struct httpd *s, unsigned grace_ms)
 		for (struct conn *c = s->conns; c; c = c->next) {
 			if (c->cut)
 				continue; /* closing */
-			if (c->phase == PH_WAIT || (c->phase == PH_HEAD && peer_gone(c->fd)))
+			/* A waiting connection is cut unless a request is on
+			 * its way: bytes are queued on it (sent before the
+			 * client could see a close), or it is new and has not
+			 * sent its first request yet (accepted just before the
+			 * listener shut; its client is mid-handshake or about
+			 * to write). Cutting those fails a request the client
+			 * cannot safely retry (a POST on a new connection).
+			 * The request deadline still bounds the wait. */
+			if ((c->phase == PH_WAIT && c->used && !input_pending(c->fd)) ||
+			    (c->phase == PH_HEAD && peer_gone(c->fd)))
 				conn_cut(c); /* nothing to finish */
 			else
 				busy++;
 		}
 		if (!busy)
 			break;
-		if (now_ns() >= end) {
+		now = now_ns();
+		if (now >= end) {
 			rc = PT_TIMEOUT;
 			break;
 		}
-		ts = to_timespec(end);
+		/* Closing connections wake us; bytes that were pending but
+		 * did not make a request line (a TLS record, half a line) do
+		 * not, so look again soon. */
+		ts = to_timespec(now + DRAIN_POLL_NS < end ? now + DRAIN_POLL_NS : end);
 		pthread_cond_timedwait(&s->drain_cond, &s->lock, &ts);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -199,7 +199,11 @@ void httpd_drain(struct httpd *s);
 /* Stop gracefully and free the server: stop accepting at once (new
  * connections are refused), close idle kept-alive connections, mark
  * responses from then on `Connection: close`, let requests in progress
- * finish for up to grace_ms, then close everything. Returns PT_OK when all
+ * finish for up to grace_ms, then close everything. "In progress" counts
+ * a request being received or handled, bytes queued on a kept-alive
+ * connection, and a connection accepted before the stop that has not sent
+ * its first request yet (its client is about to; the request deadline
+ * still applies to it). Returns PT_OK when all
  * requests finished in time, PT_TIMEOUT when some were cut. The time taken
  * is grace_ms plus the longest handler still running at that point.
  * httpd_stop(NULL, ...) does nothing and returns PT_OK. */

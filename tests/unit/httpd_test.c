@@ -1182,6 +1182,29 @@ static void test_graceful_stop(void)
 	if (!(stop.secs > 0.4 && stop.secs < 2))
 		TFAIL("stop took %.2f s, want 0.4..2 (the slow handler's rest)", stop.secs);
 
+	/* a connection accepted before the stop that has not sent its
+	 * first request yet is waited for, then served */
+	s = start(&c);
+	{
+		int fd = tcp_connect(httpd_port(s));
+
+		stop = (struct bg_stop){.s = s, .grace = 3000};
+		sleep_ms(50);
+		pthread_create(&stop.th, NULL, bg_stop, &stop);
+		sleep_ms(300);
+		CHECK(!peer_closed(fd, 0.05));
+		CHECK(send_str(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+		read_resp(fd, &r);
+		CHECK_INT(r.status, 200);
+		CHECK_STR(resp_header(&r, "Connection", h, sizeof h), "close");
+		resp_free(&r);
+		pthread_join(stop.th, NULL);
+		CHECK_INT(stop.rc, PT_OK);
+		if (!(stop.secs > 0.25 && stop.secs < 1.5))
+			TFAIL("stop took %.2f s, want 0.3..1.5 (until the request came)", stop.secs);
+		close(fd);
+	}
+
 	/* grace runs out on a client that never finishes its body */
 	s = start(&c);
 	{
