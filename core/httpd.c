@@ -548,6 +548,20 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 			return;
 		c->s = s;
 		c->fd = ci->connect_fd;
+		{
+			int one = 1;
+
+			/* Without it, a response written while an earlier
+			 * record is unacknowledged (GnuTLS's TLS 1.3 session
+			 * ticket, sent right after the handshake) waits for
+			 * the client's delayed ACK: 40 ms on a new connection.
+			 * MHD corks responses and uncorks to push them
+			 * (mhd_send.c pre_send_setopt), but on Linux uncorking
+			 * still applies Nagle (tcp_sock_set_cork); MHD sets
+			 * TCP_NODELAY itself only later. Go's net/http sets it
+			 * on every connection. */
+			(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		}
 		arena_init(&c->arena, s->arena_chunk, s->arena_max);
 		buf_init(&c->body, s->max_body);
 		atomic_fetch_add_explicit(&s->st.open_connections, 1, memory_order_relaxed);

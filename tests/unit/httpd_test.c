@@ -1223,6 +1223,59 @@ static void test_graceful_stop(void)
 	}
 }
 
+/* The server's end of each accepted connection, found in this process's
+ * fds (the server runs in it): the sockets bound to port that have a
+ * peer other than client_port's socket itself. Returns how many have
+ * TCP_NODELAY set, -1 if none was found. */
+static int server_nodelay(uint16_t port, int client_fd)
+{
+	int found = 0, set = 0;
+
+	for (int fd = 3; fd < 1024; fd++) {
+		struct sockaddr_in a;
+		socklen_t len = sizeof a;
+		int v = 0;
+
+		if (fd == client_fd || getsockname(fd, (struct sockaddr *)&a, &len) != 0 ||
+		    a.sin_family != AF_INET || ntohs(a.sin_port) != port)
+			continue;
+		len = sizeof a;
+		if (getpeername(fd, (struct sockaddr *)&a, &len) != 0)
+			continue; /* the listener */
+		len = sizeof v;
+		found++;
+		if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v)
+			set++;
+	}
+	return found ? set : -1;
+}
+
+/* Accepted sockets have TCP_NODELAY: with Nagle, a response whose TLS
+ * records follow an unacknowledged one (GnuTLS's session ticket right after
+ * a TLS 1.3 handshake) waits for the client's delayed ACK, 40 ms; MHD's
+ * uncorking does not push past Nagle (Linux tcp_sock_set_cork). */
+static void test_nodelay(void)
+{
+	struct httpd_config c = base_cfg();
+	struct httpd *s = start(&c);
+	struct http_resp r;
+	int fd = tcp_connect(httpd_port(s)), n = -1;
+
+	/* From accept on, before the first byte is sent: MHD sets it itself
+	 * at some sends, but not before the first response (or a TLS
+	 * handshake) goes out. */
+	for (int i = 0; i < 100 && (n = server_nodelay(httpd_port(s), fd)) != 1; i++)
+		sleep_ms(10);
+	CHECK_INT(n, 1);
+	CHECK(send_str(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+	read_resp(fd, &r);
+	CHECK_INT(r.status, 200);
+	resp_free(&r);
+	CHECK_INT(server_nodelay(httpd_port(s), fd), 1);
+	close(fd);
+	CHECK_INT(httpd_stop(s, 1000), PT_OK);
+}
+
 /* httpd_drain: kept-alive clients are told to reconnect, new ones served. */
 static void test_drain(void)
 {
@@ -1606,5 +1659,5 @@ static void teardown(void)
 
 TEST_MAIN(setup, test_config_errors, test_routing, test_keepalive, test_connection_limits,
 	  test_body_limits,
-	  test_bad_clients, test_slowloris, test_graceful_stop, test_drain, test_tls, test_tls_reload,
+	  test_bad_clients, test_slowloris, test_graceful_stop, test_drain, test_nodelay, test_tls, test_tls_reload,
 	  test_ipv6, teardown)
