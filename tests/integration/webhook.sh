@@ -218,6 +218,14 @@ mutate fixture-10k "$SMALL" go && ok "fixture pod-create.json (10 KB)" "$OPS ops
 mutate fixture-60k "$LARGE" go && ok "fixture pod-create-large.json (60 KB)" \
 	"$OPS ops; $(cut -c1-60 "$T/r/fixture-60k.exp")..."
 mutate java "$T/req/java.json" java && ok "java pod (label podtuner.io/runtime: java)" "$(cat "$T/r/java.exp")"
+# Requests on new connections (as after the drain's Connection: close) are
+# answered in milliseconds: no Nagle stall behind the session ticket.
+ms=$($PY "$CLIENT" fresh "$PORT" "$CA" "$SMALL" 11 2>&1)
+if awk -v m="$ms" 'BEGIN{exit !(m + 0 > 0 && m + 0 < 25)}'; then
+	ok "new TLS connections answer without a stall" "median $ms ms"
+else
+	bad "new TLS connections: median $ms ms, want < 25 ms"
+fi
 for c in env-ann noenv-noann env-noann noenv-ann empty-env-ann init; do
 	mutate "$c" "$T/req/$c.json" go && ok "pod $c" "$OPS ops"
 done

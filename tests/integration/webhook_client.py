@@ -12,6 +12,7 @@ apiserver does through the Service. Standard library only.
   slow PORT CA OUT             slowloris clients; seconds until each is cut
   inflight PORT CA BODY DIR    a request held half-sent until DIR/go exists
   rollover PORT CA BODY OUT    a kept-alive client across SIGTERM
+  fresh PORT CA BODY N         median ms of N requests on new connections
   metrics FILE                 parse Prometheus text, print {series: value}
 """
 import copy
@@ -423,6 +424,26 @@ def rollover(port, ca, body_file, out):
         json.dump(st, f)
 
 
+def fresh(port, ca, body_file, n):
+    """Median milliseconds of n requests, each on a new TLS connection."""
+    with open(body_file, "rb") as f:
+        body = f.read()
+    ctx = tls_context(ca)
+    times = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        conn = Conn(port, ctx)
+        conn.request("POST", "/mutate", body, {"Content-Type": "application/json", "Connection": "close"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        if r.status != 200:
+            sys.exit(f"status {r.status}")
+        times.append((time.monotonic() - t0) * 1000)
+    times.sort()
+    print(f"{times[len(times) // 2]:.1f}")
+
+
 # --- slow clients -------------------------------------------------------------
 
 def slow(port, ca, out):
@@ -572,6 +593,8 @@ def main():
         load(int(args[0]), args[1], args[2], args[3])
     elif cmd == "rollover":
         rollover(int(args[0]), args[1], args[2], args[3])
+    elif cmd == "fresh":
+        fresh(int(args[0]), args[1], args[2], int(args[3]))
     elif cmd == "slow":
         slow(int(args[0]), args[1], args[2])
     elif cmd == "inflight":
