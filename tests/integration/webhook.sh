@@ -6,7 +6,8 @@
 # which applies the patch with python3-jsonpatch), bad input, slow clients,
 # certificate and policy hot reload under load, probes, metrics and a
 # graceful SIGTERM. Run from the repository root; PODTUNER is the binary.
-# Prints PASS/FAIL per case; exits 1 on any failure. About 30 s.
+# Prints PASS/FAIL per case; exits 1 on any failure. About 30 s. KEEP=1
+# keeps the work directory (server log, requests, answers).
 set -u
 
 PODTUNER=${PODTUNER:-build/rel/podtuner}
@@ -32,7 +33,7 @@ cleanup() {
 		echo "--- server log (last 30 lines)"
 		tail -n 30 "$T/server.log"
 	fi
-	rm -rf "$T"
+	[ "${KEEP:-0}" = 1 ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -376,7 +377,7 @@ served_serial() {
 }
 wait_for() { # SECONDS CMD...: poll CMD until it succeeds
 	local end
-	end=$(echo "$(now) $1" | awk '{print $1 + $2}')
+	end=$(echo "$(now) $1" | awk '{printf "%.3f", $1 + $2}')
 	shift
 	while :; do
 		"$@" && return 0
