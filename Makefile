@@ -4,6 +4,7 @@
 #   make                 build build/rel/podtuner
 #   make SANITIZE=address,undefined test   the suite under ASan+UBSan (build/san)
 #   make WERROR=0        do not treat warnings as errors
+#   make bench           webhook vs the Go peer, engine micro-benchmark (docs/benchmarks.md)
 
 SANITIZE ?=
 WERROR   ?= 1
@@ -41,6 +42,8 @@ LIB_SRC  := $(wildcard core/*.c webhook/*.c rebalancer/*.c) $(filter-out cli/mai
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o) $(O)/gen/embedded.o
 TEST_SRC := $(wildcard tests/unit/*_test.c)
 TEST_BIN := $(TEST_SRC:%.c=$(O)/%)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
 POLICIES := $(sort $(wildcard policies/*.yaml))
 
 BIN := $(O)/podtuner
@@ -76,6 +79,12 @@ $(O)/tests/unit/%_test: tests/unit/%_test.c $(O)/libpodtuner.a
 	@$(if $(Q),echo '  TEST  $@')
 	$(Q)$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes $(LDFLAGS_ALL) -o $@ $< $(O)/libpodtuner.a $(LIBS)
 
+# Benchmark programs: built by `make bench` only.
+$(O)/tests/bench/%: tests/bench/%.c $(O)/libpodtuner.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  BENCH $@')
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libpodtuner.a $(LIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -86,7 +95,7 @@ test: deps all $(TEST_BIN)
 demo: deps all
 	@O=$(O) scripts/demo.sh
 
-bench: deps all
+bench: deps all $(BENCH_BIN)
 	@O=$(O) tests/bench/run.sh
 
 lint:
