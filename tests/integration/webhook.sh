@@ -154,7 +154,6 @@ ok "the server starts" "port $PORT, ready file after $(elapsed "$t0") s"
 $PY "$CLIENT" slow "$PORT" "$CA" "$T/slow.json" 2>"$T/slow.err" &
 SLOW=$!
 PIDS="$PIDS $SLOW"
-t_slow=$(now)
 
 # req NAME METHOD PATH [BODY-FILE [CONTENT-TYPE [curl args...]]]: sets CODE;
 # body in $T/r/NAME.out, headers in $T/r/NAME.hdr.
@@ -211,6 +210,22 @@ serves() {
 	if mutate "serves" "$SMALL" "$GO_EXPECT"; then
 		ok "  still serves after $1"
 	fi
+}
+
+# After each bad request: the same check, counted, reported by serves_all.
+SERVED=0
+served() {
+	local saved=$LAST
+	if mutate "served" "$SMALL" "$GO_EXPECT"; then
+		SERVED=$((SERVED + 1))
+	else
+		bad "  the server stopped serving correctly after: $1"
+	fi
+	LAST=$saved
+}
+serves_all() {
+	ok "  served a real review correctly after each of the $SERVED $1"
+	SERVED=0
 }
 
 GO_EXPECT=go # what the go policy in force does (v3 sets GOGC=200)
@@ -286,51 +301,63 @@ status() {
 	ok "$1" "$CODE $(head -c 100 "$f.out" | tr -d '\n')"
 }
 
-while read -r name word; do
+while read -r name word <&3; do
 	req "bad-$name" POST /mutate "$T/req/bad/$name.json"
 	status "400 for $name" 400 "$word"
-done <"$T/req/bad/index.txt" 2>/dev/null
-serves "bad bodies"
+	served "400 for $name"
+done 3<"$T/req/bad/index.txt"
+serves_all "bad bodies"
 
 req cap POST /mutate "$T/req/cap.json"
 [ "$CODE" = 200 ] && $PY "$CHECK" "$T/req/cap.json" "$T/r/cap.out" >/dev/null 2>"$T/r/cap.check" &&
 	ok "a body of exactly 3 MiB is served" || bad "a body of exactly 3 MiB: status $CODE" "$T/r/cap.check"
 req over POST /mutate "$T/req/cap-plus-1.json"
 status "413 for 3 MiB + 1 (Expect: 100-continue)" 413 "exceeds" || true
+served "413"
 req over2 POST /mutate "$T/req/cap-plus-1.json" application/json -H "Expect:"
 if [ "$CODE" = 413 ] || grep -qiE "reset|broken pipe|send failure" "$T/r/over2.err"; then
 	ok "3 MiB + 1 sent without waiting: 413 or the connection closed" "status $CODE"
 else
 	bad "3 MiB + 1 sent at once: status $CODE" "$T/r/over2.err"
 fi
+served "3 MiB + 1 sent at once"
 req over3 POST /mutate "$T/req/cap-plus-1.json" application/json -H "Transfer-Encoding: chunked" -H "Expect:"
 if [ "$CODE" = 413 ] || grep -qiE "reset|broken pipe|send failure" "$T/r/over3.err"; then
 	ok "3 MiB + 1 chunked: 413 or the connection closed" "status $CODE"
 else
 	bad "3 MiB + 1 chunked: status $CODE" "$T/r/over3.err"
 fi
-serves "oversized bodies"
+served "3 MiB + 1 chunked"
+serves_all "oversized bodies"
 
 req ctype POST /mutate "$SMALL" text/plain
 status "415 for Content-Type text/plain" 415 "application/json"
+served "415"
 req noctype POST /mutate "$SMALL" ""
 status "415 without a Content-Type" 415
+served "415 without a Content-Type"
 req ctype-params POST /mutate "$SMALL" "Application/JSON; charset=utf-8"
 status "Content-Type with parameters and capitals is accepted" 200 '"allowed":true'
 req get GET /mutate
 status "405 for GET /mutate" 405 && grep -qi '^Allow: POST' "$T/r/get.hdr" &&
 	ok "  405 names the allowed method" || bad "  405 without 'Allow: POST'" "$T/r/get.hdr"
+served "405 for GET"
 req put PUT /mutate "$SMALL"
 status "405 for PUT /mutate" 405
+served "405 for PUT"
 req post-healthz POST /healthz "$SMALL"
 status "405 for POST /healthz" 405
+served "405 for POST /healthz"
 req nf POST /validate "$SMALL"
 status "404 for POST /validate" 404
+served "404 for POST /validate"
 req nf2 GET /mutate/x
 status "404 for GET /mutate/x" 404
+served "404 for GET /mutate/x"
 req nf3 POST "/mutate%00x" "$SMALL"
 status "404 for /mutate%00x" 404
-serves "bad methods, paths and types"
+served "404 for /mutate%00x"
+serves_all "bad methods, paths and content types"
 
 # --- probes and metrics -------------------------------------------------------------------
 req healthz GET /healthz
