@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 			printf("RESULT {\"fixture\":\"%s\",\"bytes\":%zu,\"ops\":%zu", argv[f], body.len,
 			       c.oc.tune.n_ops);
 			for (int m = 0; m < M_COUNT; m++)
-				printf(",\"%s\":%.2f", mode_key[m], med[m]);
+				printf(",\"%s\":%.2f,\"%s_best\":%.2f", mode_key[m], med[m], mode_key[m], best[m]);
 			printf("}\n");
 			if (c.oc.result != REVIEW_PATCHED) {
 				fprintf(stderr, "engine_bench: '%s' was not patched: the policy must tune it\n", argv[f]);

@@ -20,13 +20,22 @@ med = statistics.median
 
 
 def load(pattern):
-    return [json.load(open(f)) for f in sorted(glob.glob(os.path.join(d, pattern)))]
+    out = []
+    for f in sorted(glob.glob(os.path.join(d, pattern))):
+        r = json.load(open(f))
+        r["results_file"] = os.path.basename(f)  # ends with the run's time stamp
+        out.append(r)
+    return out
 
 
-runs = {}
+allruns = {}
 for r in load("*-pin1-*.json"):
     fx = os.path.basename(r["fixture"])[:-5]
-    runs.setdefault((r["label"], fx), []).append(r)
+    allruns.setdefault((r["label"], fx), []).append(r)
+# bench-webhook.sh flags a run noisy when other processes used more than
+# QUIET_MAX % of the CPUs: use the clean runs of a configuration if it has
+# any, all of them otherwise.
+runs = {k: [r for r in v if not r["noisy"]] or v for k, v in allruns.items()}
 mem = {}
 for m in load("mem-*.json"):
     mem.setdefault((m["label"], m["fixture"]), []).append(m)
@@ -57,12 +66,13 @@ def verdict(ok):
     return "met" if ok else "**missed**"
 
 
-noisy = sum(r["noisy"] for rs in runs.values() for r in rs)
-total = sum(len(rs) for rs in runs.values())
-bg = [r["background_cpu_pct"]["during_all"] for rs in runs.values() for r in rs]
-print(f"Runs: {total} ({len(runs.get(('podtuner', 'pod-create'), []))} per server and fixture), "
-      f"{noisy} flagged noisy by bench-webhook.sh; background CPU of other processes during the runs: "
-      f"median {med(bg) if bg else 0:.0f}%, max {max(bg) if bg else 0:.0f}% of 2 CPUs.\n")
+noisy = sum(r["noisy"] for rs in allruns.values() for r in rs)
+total = sum(len(rs) for rs in allruns.values())
+used = ", ".join(f"{lab} {fx}: {len(runs[(lab, fx)])}" for (lab, fx) in sorted(runs))
+bg = [r["background_cpu_pct"]["during_all"] for rs in allruns.values() for r in rs]
+print(f"Runs: {total}, {noisy} flagged noisy by bench-webhook.sh (other processes above its QUIET_MAX); "
+      f"background CPU of other processes: median {med(bg) if bg else 0:.0f}%, max {max(bg) if bg else 0:.0f}% "
+      f"of 2 CPUs. Medians over the clean runs where there are any; runs used: {used}.\n")
 print("| Fixture | Metric | podtuner | Go peer | podtuner / Go | Target | |")
 print("|---|---|---|---|---|---|---|")
 for fx, name in zip(FIXTURES, ("10 KB", "60 KB")):
@@ -75,10 +85,18 @@ for fx, name in zip(FIXTURES, ("10 KB", "60 KB")):
     fp99 = {s: m(s, fx, lambda r: r["h2load_fixed_rate_http1"]["lat_us"]["p99"] / 1000) for s in SERVERS}
     errs = {s: sum(sum(r["wrk_closed_loop_http1"]["errors"].values()) for r in runs.get((s, fx), []))
             for s in SERVERS}
-    ratio = rps["podtuner"] / rps["webhook-go"] if rps["webhook-go"] else float("nan")
+    # The machine's speed drifts between repetitions, for both servers
+    # alike: the ratio is the median of each repetition's ratio (the k-th
+    # run of one server with the k-th of the other; they ran back to back).
+    pairs = list(zip(sorted(allruns.get(("podtuner", fx), []), key=lambda r: r["results_file"]),
+                     sorted(allruns.get(("webhook-go", fx), []), key=lambda r: r["results_file"])))
+    per_rep = [a["wrk_closed_loop_http1"]["rps"] / b["wrk_closed_loop_http1"]["rps"] for a, b in pairs
+               if b["wrk_closed_loop_http1"]["rps"]]
+    ratio = med(per_rep) if per_rep else float("nan")
+    reps = ", ".join(f"{x:.1f}" for x in per_rep)
     rows = [
         ("throughput, wrk closed loop (req/s)", f"{rps['podtuner']:.0f}", f"{rps['webhook-go']:.0f}",
-         f"{ratio:.1f}x", ">= 5x (stretch 10x)", verdict(ratio >= 5)),
+         f"{ratio:.1f}x (runs: {reps})", ">= 5x (stretch 10x)", verdict(ratio >= 5)),
         ("server CPU per request (us)", f"{cpu['podtuner']:.0f}", f"{cpu['webhook-go']:.0f}",
          f"{cpu['podtuner'] / cpu['webhook-go']:.2f}",
          "<= 60 us" if fx == "pod-create" else "", verdict(cpu["podtuner"] <= 60) if fx == "pod-create" else ""),
@@ -113,12 +131,14 @@ if ready:
               f"{verdict(p['median_ms'] <= 20)} |")
 print()
 if engine:
-    print("Engine, in process (tests/bench/engine_bench, one core, median of 15 rounds, us per request):\n")
+    print("Engine, in process (tests/bench/engine_bench, one core, us per request: median of 15 rounds, "
+          "and the best round):\n")
     print("| Fixture | cJSON_Parse + Delete (malloc) | cJSON parse into the arena | "
           "review_parse + review_respond (parse, engine, patch, base64, response) | ops | Target | |")
     print("|---|---|---|---|---|---|---|")
     for fx, name, tgt in (("pod-create", "10 KB", 40), ("pod-create-large", "60 KB", 300)):
         e = engine.get(fx)
         if e:
-            print(f"| {name} | {e['cjson_parse_us']:.1f} | {e['arena_parse_us']:.1f} | {e['full_us']:.1f} | "
+            cell = lambda k: f"{e[k]:.1f} (best {e.get(k + '_best', e[k]):.1f})"
+            print(f"| {name} | {cell('cjson_parse_us')} | {cell('arena_parse_us')} | {cell('full_us')} | "
                   f"{e['ops']} | <= {tgt} | {verdict(e['full_us'] <= tgt)} |")
