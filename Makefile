@@ -4,6 +4,8 @@
 #   make                 build build/rel/podtuner
 #   make SANITIZE=address,undefined test   the suite under ASan+UBSan (build/san)
 #   make WERROR=0        do not treat warnings as errors
+#   make bench           webhook vs the Go peer, engine, agent at 250 pods (docs/benchmarks.md)
+#   make bench-effect    tuned vs untuned Go and Java workloads in the VM (docs/effect.md)
 #   make image           the container image (IMAGE=podtuner:$(VERSION)) with docker, podman or buildah
 
 SANITIZE ?=
@@ -42,6 +44,8 @@ LIB_SRC  := $(wildcard core/*.c webhook/*.c rebalancer/*.c) $(filter-out cli/mai
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o) $(O)/gen/embedded.o
 TEST_SRC := $(wildcard tests/unit/*_test.c)
 TEST_BIN := $(TEST_SRC:%.c=$(O)/%)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
 POLICIES := $(sort $(wildcard policies/*.yaml))
 
 BIN := $(O)/podtuner
@@ -94,6 +98,12 @@ build/vm/bin/cgroup_probe: tests/vm/guest/cgroup_probe.c rebalancer/cgroup.c cor
 
 vm-bin: $(VM_BIN)
 
+# Benchmark programs: built by `make bench` only.
+$(O)/tests/bench/%: tests/bench/%.c $(O)/libpodtuner.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  BENCH $@')
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libpodtuner.a $(LIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -104,7 +114,7 @@ test: deps all $(TEST_BIN) $(VM_BIN)
 demo: deps all
 	@O=$(O) scripts/demo.sh
 
-bench: deps all
+bench: deps all $(BENCH_BIN)
 	@O=$(O) tests/bench/run.sh
 
 bench-effect: deps all $(VM_BIN)

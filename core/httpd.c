@@ -50,9 +50,15 @@
 #define CTYPES_MAX 200
 #define ALLOW_MAX 128
 #define BODY_KEEP ((size_t)256 << 10) /* a larger body buffer is freed after use */
-#define WATCHDOG_STACK ((size_t)64 << 10)
+#define WATCHDOG_STACK ((size_t)64 << 10) /* the watchdog's and the acceptor's */
 #define NS_PER_MS 1000000LL
 #define NS_PER_S 1000000000LL
+#define DRAIN_POLL_NS (50 * NS_PER_MS) /* httpd_stop's look at waiting connections */
+/* A connection handed to MHD is counted as pending until MHD announces it;
+ * MHD may drop one without a word (its own limit), so a count that has not
+ * moved for this long is reset. */
+#define ACCEPT_PENDING_NS (100 * NS_PER_MS)
+#define ACCEPT_BACKOFF_NS (50 * NS_PER_MS) /* after EMFILE and the like */
 
 /* Where a connection is, as the watchdog and httpd_stop see it. */
 enum phase {
@@ -87,6 +93,7 @@ struct conn {
 	/* under httpd.lock */
 	enum phase phase;
 	bool cut;
+	bool used;        /* a request line has been seen on it */
 	int64_t deadline; /* monotonic ns */
 	/* under httpd.tls_lock */
 	struct tls_pair *pair;
@@ -103,8 +110,7 @@ struct conn {
 
 struct httpd {
 	struct MHD_Daemon *mhd;
-	int lfd;              /* our listen socket */
-	int mfd;              /* a dup of it that MHD owns until quiesced */
+	int lfd;              /* our listen socket: we accept, MHD serves */
 	uint16_t port;
 	struct route routes[HTTPD_MAX_ROUTES];
 	size_t n_routes;
@@ -127,6 +133,14 @@ struct httpd {
 	bool wd_started;
 	pthread_t wd_thread;
 	atomic_bool draining;
+	/* the acceptor, under lock */
+	pthread_cond_t acc_cond;
+	unsigned max_conns;
+	unsigned open_conns; /* announced by MHD (NOTIFY_STARTED) and not closed */
+	unsigned pending;    /* handed to MHD, not announced yet */
+	bool acc_stop;
+	bool acc_started;
+	pthread_t acc_thread;
 
 	pthread_mutex_t tls_lock;
 	pthread_mutex_t reload_lock;
@@ -465,6 +479,15 @@ static bool peer_gone(int fd)
 	return ioctl(fd, FIONREAD, &inq) == 0 && inq == 0;
 }
 
+/* Whether bytes have arrived that the connection's thread has not read
+ * yet: on a connection waiting for a request, the start of one. */
+static bool input_pending(int fd)
+{
+	int inq = 0;
+
+	return ioctl(fd, FIONREAD, &inq) == 0 && inq > 0;
+}
+
 /* Cuts connections that are past their deadline. libmicrohttpd 0.9.75 has
  * only an inactivity timeout, which every received byte renews
  * (connection.c MHD_connection_handle_read -> MHD_update_last_activity_),
@@ -533,6 +556,13 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 		 * closed at once. */
 		c = ci ? calloc(1, sizeof *c) : NULL;
 		*socket_context = c;
+		pthread_mutex_lock(&s->lock);
+		if (s->pending)
+			s->pending--;
+		if (c)
+			s->open_conns++;
+		pthread_cond_signal(&s->acc_cond);
+		pthread_mutex_unlock(&s->lock);
 		if (!c)
 			return;
 		c->s = s;
@@ -552,6 +582,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 	if (code != MHD_CONNECTION_NOTIFY_CLOSED || !c)
 		return;
 	pthread_mutex_lock(&s->lock);
+	s->open_conns--;
+	pthread_cond_signal(&s->acc_cond); /* a slot is free */
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -582,6 +614,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 		return NULL;
 	c->head_done = false;
 	pthread_mutex_lock(&s->lock);
+	c->used = true;
 	conn_set(s, c, PH_HEAD, now_ns() + s->req_ns);
 	pthread_mutex_unlock(&s->lock);
 	return c;
@@ -1078,6 +1111,97 @@ static enum pt_code copy_routes(struct httpd *s, const struct httpd_config *cfg,
 	return PT_OK;
 }
 
+/* Accepts connections and hands them to libmicrohttpd (which runs with
+ * MHD_USE_NO_LISTEN_SOCKET). MHD's own listening cannot be stopped safely
+ * while it serves: MHD_quiesce_daemon (0.9.75) and the epoll workers both
+ * take the listen socket out of the epoll sets, unsynchronised, and the
+ * loser's epoll_ctl gets ENOENT, on which MHD aborts ("Failed to remove
+ * listen FD from epoll set"): a SIGTERM with requests flowing crashed the
+ * webhook in about one test run in eight. Shutting the socket down without
+ * quiescing makes the workers spin on it. Here stopping is shutdown(2)
+ * and a join. At max_connections it stops accepting, so that further
+ * clients wait in the backlog, as with MHD's own listener. */
+static void *acceptor_main(void *arg)
+{
+	struct httpd *s = arg;
+	int one = 1;
+
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		bool stop;
+		int fd, e;
+
+		pthread_mutex_lock(&s->lock);
+		while (!s->acc_stop && s->open_conns + s->pending >= s->max_conns) {
+			struct timespec ts = to_timespec(now_ns() + ACCEPT_PENDING_NS);
+
+			if (pthread_cond_timedwait(&s->acc_cond, &s->lock, &ts) == ETIMEDOUT)
+				s->pending = 0;
+		}
+		stop = s->acc_stop;
+		pthread_mutex_unlock(&s->lock);
+		if (stop)
+			break;
+		fd = accept4(s->lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			e = errno;
+			if (e == EINTR || e == ECONNABORTED || e == EAGAIN || e == EPROTO)
+				continue;
+			if (e == EINVAL) /* httpd_stop shut the socket down */
+				break;
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: the client waits in
+			 * the backlog; look again in a moment, not in a spin. */
+			log_err(LOG_DEBUG, "cannot accept a connection", strerror(e));
+			{
+				struct timespec d = to_timespec(ACCEPT_BACKOFF_NS);
+
+				nanosleep(&d, NULL);
+			}
+			continue;
+		}
+		/* Without it, a response written while an earlier record is
+		 * unacknowledged (GnuTLS's TLS 1.3 session ticket, sent right
+		 * after the handshake) waits for the client's delayed ACK:
+		 * 40 ms on a new connection. MHD corks responses and uncorks
+		 * to push them (mhd_send.c pre_send_setopt), but on Linux
+		 * uncorking still applies Nagle (tcp_sock_set_cork); MHD sets
+		 * TCP_NODELAY itself only later. Go's net/http sets it on
+		 * every connection. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		pthread_mutex_lock(&s->lock);
+		s->pending++; /* before: MHD may announce it before returning */
+		pthread_mutex_unlock(&s->lock);
+		/* MHD closes the socket when it refuses it (the per-IP
+		 * limit, no memory). */
+		if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&ss, len) != MHD_YES) {
+			pthread_mutex_lock(&s->lock);
+			if (s->pending)
+				s->pending--;
+			pthread_mutex_unlock(&s->lock);
+		}
+	}
+	return NULL;
+}
+
+/* Stop accepting: queued and new connections are refused from now on.
+ * shutdown(SHUT_RD) on a listening socket disconnects it (Linux
+ * inet_shutdown: TCP_LISTEN with RCV_SHUTDOWN -> tcp_disconnect), which
+ * also wakes the acceptor's accept4 with EINVAL. */
+static void acceptor_stop(struct httpd *s)
+{
+	if (s->lfd >= 0)
+		shutdown(s->lfd, SHUT_RDWR);
+	if (!s->acc_started)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->acc_stop = true;
+	pthread_cond_signal(&s->acc_cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->acc_thread, NULL);
+	s->acc_started = false;
+}
+
 static void watchdog_stop(struct httpd *s)
 {
 	if (!s->wd_started)
@@ -1094,6 +1218,7 @@ static void server_free(struct httpd *s)
 {
 	struct tls_pair *p, *next;
 
+	acceptor_stop(s); /* already done by httpd_stop */
 	watchdog_stop(s);
 	if (s->lfd >= 0)
 		close(s->lfd);
@@ -1107,6 +1232,7 @@ static void server_free(struct httpd *s)
 	pthread_mutex_destroy(&s->reload_lock);
 	pthread_cond_destroy(&s->wd_cond);
 	pthread_cond_destroy(&s->drain_cond);
+	pthread_cond_destroy(&s->acc_cond);
 	free(s);
 }
 
@@ -1122,6 +1248,21 @@ static enum pt_code start_watchdog(struct httpd *s, struct pt_error *err)
 	if (e)
 		return pt_error_sys(err, e, "cannot start the request watchdog: pthread_create");
 	s->wd_started = true;
+	return PT_OK;
+}
+
+static enum pt_code start_acceptor(struct httpd *s, struct pt_error *err)
+{
+	pthread_attr_t attr;
+	int e;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WATCHDOG_STACK);
+	e = pthread_create(&s->acc_thread, &attr, acceptor_main, s);
+	pthread_attr_destroy(&attr);
+	if (e)
+		return pt_error_sys(err, e, "cannot start accepting connections: pthread_create");
+	s->acc_started = true;
 	return PT_OK;
 }
 
@@ -1156,14 +1297,14 @@ enum pt_code httpd_start(const struct httpd_config *cfg, struct httpd **out, str
 	pthread_condattr_t ca;
 	struct httpd *s;
 	enum pt_code rc;
-	bool ipv6 = false, mhd_tried = false;
+	bool ipv6 = false;
 
 	if (!cfg->tls_cert != !cfg->tls_key)
 		return pt_error_set(err, PT_INVALID, "TLS needs both a certificate and a key file");
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return pt_error_set(err, PT_NOMEM, "cannot start the server: out of memory");
-	s->lfd = s->mfd = -1;
+	s->lfd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->tls_lock, NULL);
 	pthread_mutex_init(&s->reload_lock, NULL);
@@ -1171,6 +1312,7 @@ enum pt_code httpd_start(const struct httpd_config *cfg, struct httpd **out, str
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->wd_cond, &ca);
 	pthread_cond_init(&s->drain_cond, &ca);
+	pthread_cond_init(&s->acc_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	s->wd_wake_at = INT64_MAX;
 	atomic_init(&s->draining, false);
@@ -1207,20 +1349,18 @@ enum pt_code httpd_start(const struct httpd_config *cfg, struct httpd **out, str
 	}
 	if ((rc = open_listener(s, cfg->listen, &ipv6, err)))
 		goto fail;
-	/* MHD may or may not close the socket it was given when it fails to
-	 * start, so it gets a dup: ours is closed exactly once, by us. */
-	s->mfd = fcntl(s->lfd, F_DUPFD_CLOEXEC, 0);
-	if (s->mfd < 0) {
-		rc = pt_error_sys(err, errno, "cannot listen on '%s': dup", cfg->listen);
-		goto fail;
-	}
 	if ((rc = start_watchdog(s, err)))
 		goto fail;
 
+	s->max_conns = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, s->mfd, NULL};
+	/* The acceptor enforces max_connections. MHD's own limit is only a
+	 * backstop, with room: MHD announces a close (NOTIFY_CLOSED) before
+	 * it decrements its count, and splits its limit among its threads,
+	 * so at the same limit it would refuse the connection the acceptor
+	 * takes for the slot just freed. */
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-		cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS, NULL};
+		s->max_conns > UINT_MAX / 2 - 64 ? UINT_MAX : 2 * s->max_conns + 64, NULL};
 	if (cfg->per_ip_connections)
 		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 						   cfg->per_ip_connections, NULL};
@@ -1239,30 +1379,29 @@ enum pt_code httpd_start(const struct httpd_config *cfg, struct httpd **out, str
 	}
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
-	/* MHD_USE_ITC is what MHD_quiesce_daemon needs in this threading
-	 * mode (microhttpd.h: "It's required for use of MHD_quiesce_daemon"). */
-	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	/* The acceptor hands connections over (acceptor_main says why);
+	 * MHD_USE_ITC makes MHD's threads take them at once (microhttpd.h,
+	 * MHD_add_connection). */
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (s->tls)
 		flags |= MHD_USE_TLS;
-	if (ipv6)
-		flags |= MHD_USE_IPv6;
-	mhd_tried = true;
 	s->starter = pthread_self();
 	atomic_store(&s->starting, true);
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
 				  MHD_OPTION_END);
 	atomic_store(&s->starting, false);
 	if (!s->mhd) {
-		/* s->mfd is deliberately left alone: MHD may have closed it. */
 		rc = pt_error_set(err, PT_IO, "cannot start the HTTP server on '%s': %s (MHD_start_daemon)",
 				  cfg->listen, s->start_msg[0] ? s->start_msg : "no reason given");
+		goto fail;
+	}
+	if ((rc = start_acceptor(s, err))) {
+		MHD_stop_daemon(s->mhd);
 		goto fail;
 	}
 	*out = s;
 	return PT_OK;
 fail:
-	if (!mhd_tried && s->mfd >= 0)
-		close(s->mfd);
 	server_free(s);
 	return rc;
 }
@@ -1349,22 +1488,25 @@ void httpd_stats(const struct httpd *s, struct httpd_stats *o)
 #undef LD
 }
 
+void httpd_drain(struct httpd *s)
+{
+	/* queue() reads the flag for each response. It also makes closing
+	 * connections wake drain_cond, which nobody waits on before
+	 * httpd_stop: a broadcast without waiters is free. */
+	atomic_store(&s->draining, true);
+}
+
 enum pt_code httpd_stop(struct httpd *s, unsigned grace_ms)
 {
 	enum pt_code rc = PT_OK;
-	int64_t end;
-	int qfd;
+	int64_t end, now;
 
 	if (!s)
 		return PT_OK;
 	atomic_store(&s->draining, true);
-	qfd = MHD_quiesce_daemon(s->mhd);
-	/* A quiesced socket still completes handshakes into its backlog,
-	 * where clients would wait for nothing. shutdown(SHUT_RD) on a
-	 * listening socket disconnects it (Linux inet_shutdown: TCP_LISTEN
-	 * with RCV_SHUTDOWN -> tcp_disconnect): queued and new connections
-	 * are refused, and the apiserver tries another replica at once. */
-	shutdown(s->lfd, SHUT_RDWR);
+	/* Queued and new connections are refused, not left waiting in the
+	 * backlog for nothing: the apiserver tries another replica at once. */
+	acceptor_stop(s);
 	end = now_ns() + (int64_t)grace_ms * NS_PER_MS;
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
@@ -1374,26 +1516,37 @@ enum pt_code httpd_stop(struct httpd *s, unsigned grace_ms)
 		for (struct conn *c = s->conns; c; c = c->next) {
 			if (c->cut)
 				continue; /* closing */
-			if (c->phase == PH_WAIT || (c->phase == PH_HEAD && peer_gone(c->fd)))
+			/* A waiting connection is cut unless a request is on
+			 * its way: bytes are queued on it (sent before the
+			 * client could see a close), or it is new and has not
+			 * sent its first request yet (accepted just before the
+			 * listener shut; its client is mid-handshake or about
+			 * to write). Cutting those fails a request the client
+			 * cannot safely retry (a POST on a new connection).
+			 * The request deadline still bounds the wait. */
+			if ((c->phase == PH_WAIT && c->used && !input_pending(c->fd)) ||
+			    (c->phase == PH_HEAD && peer_gone(c->fd)))
 				conn_cut(c); /* nothing to finish */
 			else
 				busy++;
 		}
 		if (!busy)
 			break;
-		if (now_ns() >= end) {
+		now = now_ns();
+		if (now >= end) {
 			rc = PT_TIMEOUT;
 			break;
 		}
-		ts = to_timespec(end);
+		/* Closing connections wake us; bytes that were pending but
+		 * did not make a request line (a TLS record, half a line) do
+		 * not, so look again soon. */
+		ts = to_timespec(now + DRAIN_POLL_NS < end ? now + DRAIN_POLL_NS : end);
 		pthread_cond_timedwait(&s->drain_cond, &s->lock, &ts);
 	}
 	pthread_mutex_unlock(&s->lock);
 	/* Closes what is left and joins the threads (and so waits for
 	 * running handlers). */
 	MHD_stop_daemon(s->mhd);
-	if (qfd >= 0)
-		close(qfd);
 	server_free(s);
 	return rc;
 }

@@ -184,10 +184,26 @@ const char *httpd_req_query(const struct httpd_req *req, const char *key);
  * handler call. */
 const char *httpd_req_header(const struct httpd_req *req, const char *name);
 
+/* Ask clients to move off this server without refusing anyone: from now
+ * on every response carries `Connection: close`, so a kept-alive client
+ * sends at most one more request on its connection and then reconnects
+ * (through a Service, to another replica once this one has left the
+ * endpoints). New connections are still accepted and served. Without
+ * this, a client kept alive across the shutdown delay is cut at
+ * httpd_stop, and a POST it sends in that instant fails: Go's http
+ * client retries a non-idempotent request only when none of it was
+ * written (net/http transport.go shouldRetryRequest). Idempotent; safe
+ * from any thread. */
+void httpd_drain(struct httpd *s);
+
 /* Stop gracefully and free the server: stop accepting at once (new
  * connections are refused), close idle kept-alive connections, mark
  * responses from then on `Connection: close`, let requests in progress
- * finish for up to grace_ms, then close everything. Returns PT_OK when all
+ * finish for up to grace_ms, then close everything. "In progress" counts
+ * a request being received or handled, bytes queued on a kept-alive
+ * connection, and a connection accepted before the stop that has not sent
+ * its first request yet (its client is about to; the request deadline
+ * still applies to it). Returns PT_OK when all
  * requests finished in time, PT_TIMEOUT when some were cut. The time taken
  * is grace_ms plus the longest handler still running at that point.
  * httpd_stop(NULL, ...) does nothing and returns PT_OK. */

@@ -37,36 +37,67 @@ struct arena *json_use_arena(struct arena *a)
 	return prev;
 }
 
-cJSON *json_parse(const char *s, size_t len, struct pt_error *e)
+/* Where the error is, as line and column (1-based, in bytes). */
+static void locate(const char *s, const char *at, int *line, int *col)
 {
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(s, len, &end, false);
-	int line = 1, col = 1;
-
-	if (root)
-		return root;
-	if (!end || end < s || end > s + len)
-		end = s + len;
-	for (const char *p = s; p < end; p++) {
+	*line = 1;
+	*col = 1;
+	for (const char *p = s; p < at; p++) {
 		if (*p == '\n') {
-			line++;
-			col = 1;
+			(*line)++;
+			*col = 1;
 		} else {
-			col++;
+			(*col)++;
 		}
 	}
-	if (len == 0)
-		pt_error_set(e, PT_SYNTAX, "empty document");
-	else if (end >= s + len)
-		pt_error_set(e, PT_SYNTAX, "invalid JSON: unexpected end of input at byte %zu", len);
-	else
-		pt_error_set(e, PT_SYNTAX, "invalid JSON at byte %zu (line %d, column %d)",
-			     (size_t)(end - s), line, col);
+}
+
+static cJSON *fail_at(const char *s, const char *at, const char *what, struct pt_error *e)
+{
+	int line, col;
+
+	locate(s, at, &line, &col);
+	pt_error_set(e, PT_SYNTAX, "invalid JSON at byte %zu (line %d, column %d)%s", (size_t)(at - s), line,
+		     col, what);
 	if (e) {
 		e->line = line;
 		e->col = col;
 	}
 	return NULL;
+}
+
+cJSON *json_parse(const char *s, size_t len, struct pt_error *e)
+{
+	const char *end = NULL, *nul;
+	cJSON *root;
+	size_t i;
+
+	if (len == 0) {
+		pt_error_set(e, PT_SYNTAX, "empty document");
+		return NULL;
+	}
+	/* cJSON copies a raw NUL inside a string and so cuts the string
+	 * there ("ab\0cd" reads as "ab"): an AdmissionReview uid would be
+	 * echoed cut short. JSON never has a raw NUL (RFC 8259 section 7). */
+	if ((nul = memchr(s, '\0', len)))
+		return fail_at(s, nul, ": a NUL byte", e);
+	root = cJSON_ParseWithLengthOpts(s, len, &end, false);
+	if (!root) {
+		if (end && end >= s && end < s + len)
+			return fail_at(s, end, "", e);
+		pt_error_set(e, PT_SYNTAX, "invalid JSON: unexpected end of input at byte %zu", len);
+		return NULL;
+	}
+	/* Only white space may follow the value (RFC 8259 section 2);
+	 * cJSON stops after the value and leaves the rest to the caller. */
+	i = end && end >= s && end <= s + len ? (size_t)(end - s) : len;
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	if (i < len) {
+		cJSON_Delete(root);
+		return fail_at(s, s + i, ": text after the value", e);
+	}
+	return root;
 }
 
 cJSON *json_get(const cJSON *obj, const char *key)

@@ -21,9 +21,12 @@ void json_init(void);
  * Returns the arena that was active, to be restored by the caller. */
 struct arena *json_use_arena(struct arena *a);
 
-/* Parse len bytes. On failure returns NULL and fills e with the byte
- * offset, line and column of the error. depth and size are bounded by the
- * caller's length; cJSON limits nesting to CJSON_NESTING_LIMIT (1000). */
+/* Parse len bytes holding exactly one JSON value, optionally surrounded by
+ * white space. On failure (bad syntax, text after the value, or a NUL byte
+ * anywhere, which cJSON would silently cut a string at) returns NULL and
+ * fills e with the byte offset, line and column of the error. depth and
+ * size are bounded by the caller's length; cJSON limits nesting to
+ * CJSON_NESTING_LIMIT (1000). */
 cJSON *json_parse(const char *s, size_t len, struct pt_error *e);
 
 /* Member lookup, case-sensitive (JSON keys are). NULL if obj is not an

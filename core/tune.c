@@ -564,21 +564,10 @@ static void plan_java(struct ctx *c, struct plan *pl, const struct policy_java *
 /* The value the container gives name (the last definition wins, as in the
  * kubelet), or NULL when it does not define it. *from is set for
  * valueFrom; *idx to the entry's index. */
-static const char *env_value(const cJSON *env, const char *name, bool *from, int *idx)
+/* The value of an env entry: "" with *from set for valueFrom. */
+static const char *entry_value(const cJSON *hit, bool *from)
 {
-	const cJSON *e, *hit = NULL;
-	int i = 0;
-
-	*idx = -1;
 	*from = false;
-	cJSON_ArrayForEach(e, env) {
-		const char *n = json_get_str(e, "name");
-		if (n && strcmp(n, name) == 0) {
-			hit = e;
-			*idx = i;
-		}
-		i++;
-	}
 	if (!hit)
 		return NULL;
 	if (json_get(hit, "valueFrom")) {
@@ -587,6 +576,48 @@ static const char *env_value(const cJSON *env, const char *name, bool *from, int
 	}
 	const char *v = json_get_str(hit, "value");
 	return v ? v : "";
+}
+
+static const char *env_value(const cJSON *env, const char *name, bool *from, int *idx)
+{
+	const cJSON *e, *hit = NULL;
+	int i = 0;
+
+	*idx = -1;
+	cJSON_ArrayForEach(e, env) {
+		const char *n = json_get_str(e, "name");
+		if (n && strcmp(n, name) == 0) {
+			hit = e;
+			*idx = i;
+		}
+		i++;
+	}
+	return entry_value(hit, from);
+}
+
+/* env_value for every wanted name at once: one pass over env, which
+ * reads each entry's name once (pods carry dozens of variables and the
+ * plan a handful; name by name, this was 8% of a 60 KB pod's time). */
+static void env_find(const cJSON *env, const struct plan *pl, const cJSON **hit, int *idx)
+{
+	const cJSON *e;
+	int i = 0;
+
+	for (size_t k = 0; k < pl->n; k++) {
+		hit[k] = NULL;
+		idx[k] = -1;
+	}
+	cJSON_ArrayForEach(e, env) {
+		const char *n = json_get_str(e, "name");
+
+		for (size_t k = 0; n && k < pl->n; k++) {
+			if (strcmp(n, pl->w[k].name) == 0) {
+				hit[k] = e; /* the last definition wins */
+				idx[k] = i;
+			}
+		}
+		i++;
+	}
 }
 
 static void write_env_entry(struct patch *p, const char *name, const char *value)
@@ -603,18 +634,20 @@ static void settle_env(struct ctx *c, struct plan *pl, const cJSON *env, bool ov
 {
 	enum env_op *ops = arena_alloc(c->a, (pl->n + 1) * sizeof *ops);
 	int *idx = arena_alloc(c->a, (pl->n + 1) * sizeof *idx);
+	const cJSON **hit = arena_alloc(c->a, (pl->n + 1) * sizeof *hit);
 	bool have_env = cJSON_IsArray(env);
 	size_t n_add = 0;
 	struct patch_path pp;
 
-	if (!ops || !idx) {
+	if (!ops || !idx || !hit) {
 		c->oom = true;
 		return;
 	}
+	env_find(have_env ? env : NULL, pl, hit, idx);
 	for (size_t i = 0; i < pl->n; i++) {
 		struct want *w = &pl->w[i];
 		bool from;
-		const char *cur = have_env ? env_value(env, w->name, &from, &idx[i]) : NULL;
+		const char *cur = entry_value(hit[i], &from);
 
 		ops[i] = ENV_NONE;
 		if (!cur) {
