@@ -78,23 +78,57 @@ static void put_key(struct log_line *l, const char *key)
 	put(l, ":", 1);
 }
 
+/* The date and time to the second, formatted once per second per thread:
+ * the webhook writes a line per request, and gmtime_r plus snprintf were
+ * a visible part of its cost. */
+static _Thread_local struct {
+	time_t sec;
+	char text[64]; /* "2026-11-27T18:34:30" */
+} ts_cache = {.sec = -1};
+
+static size_t put_uint(char *d, uint64_t v)
+{
+	char t[24];
+	size_t n = 0, i = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		d[i++] = t[--n];
+	return i;
+}
+
 bool log_begin(struct log_line *l, enum log_level level, const char *msg)
 {
 	struct timespec ts;
-	struct tm tm;
-	char t[96];
-	int n;
+	char t[128];
+	size_t n;
+	long ms;
 
 	if (level < log_threshold || level >= LOG_OFF)
 		return false;
 	l->len = 0;
 	l->truncated = false;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(t, sizeof t, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     ts.tv_nsec / 1000000, level_names[level]);
-	put(l, t, (size_t)n);
+	if (ts.tv_sec != ts_cache.sec) {
+		struct tm tm;
+
+		gmtime_r(&ts.tv_sec, &tm);
+		snprintf(ts_cache.text, sizeof ts_cache.text, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		ts_cache.sec = ts.tv_sec;
+	}
+	ms = ts.tv_nsec / 1000000;
+	n = (size_t)snprintf(t, sizeof t, "{\"ts\":\"%s.", ts_cache.text);
+	t[n++] = (char)('0' + ms / 100);
+	t[n++] = (char)('0' + ms / 10 % 10);
+	t[n++] = (char)('0' + ms % 10);
+	put(l, t, n);
+	put(l, "Z\",\"level\":\"", 12);
+	put(l, level_names[level], strlen(level_names[level]));
+	put(l, "\",\"msg\":", 8);
 	put_json(l, msg, strlen(msg));
 	return true;
 }
@@ -126,11 +160,14 @@ void log_str(struct log_line *l, const char *key, const char *val)
 void log_int(struct log_line *l, const char *key, int64_t val)
 {
 	char t[24];
-	int n = snprintf(t, sizeof t, "%lld", (long long)val);
+	size_t n = 0;
 	unsigned start = l->len;
 
+	if (val < 0)
+		t[n++] = '-';
+	n += put_uint(t + n, val < 0 ? (uint64_t)0 - (uint64_t)val : (uint64_t)val);
 	put_key(l, key);
-	put(l, t, (size_t)n);
+	put(l, t, n);
 	field_done(l, start);
 }
 
