@@ -21,12 +21,15 @@ void json_init(void);
  * Returns the arena that was active, to be restored by the caller. */
 struct arena *json_use_arena(struct arena *a);
 
-/* Parse len bytes holding exactly one JSON value, optionally surrounded by
- * white space. On failure (bad syntax, text after the value, or a NUL byte
- * anywhere, which cJSON would silently cut a string at) returns NULL and
- * fills e with the byte offset, line and column of the error. depth and
- * size are bounded by the caller's length; cJSON limits nesting to
- * CJSON_NESTING_LIMIT (1000). */
+#define JSON_MAX_DEPTH 512 /* nesting of arrays and objects */
+
+/* Parse len bytes as exactly one JSON value (RFC 8259, strictly: white
+ * space only around it, no raw NUL or control character in a string,
+ * \u0000 refused because it would cut the C string). The tree is an
+ * ordinary cJSON tree allocated through cJSON's hooks (the thread's arena
+ * when one is in use): free it with cJSON_Delete unless it lives in an
+ * arena. On failure returns NULL and fills e with the byte offset, line
+ * and column of the error. */
 cJSON *json_parse(const char *s, size_t len, struct pt_error *e);
 
 /* Member lookup, case-sensitive (JSON keys are). NULL if obj is not an

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "../../core/buf.h"
 #include "../../core/json.h"
 #include "test.h"
 
@@ -99,4 +100,170 @@ static void init(void)
 	json_init();
 }
 
-TEST_MAIN(init, test_one_value, test_text_after_the_value, test_nul_byte, test_syntax_errors, test_arena)
+/* --- against libcjson ----------------------------------------------------
+ * json_parse builds cJSON trees with its own parser. On valid documents it
+ * must build exactly what libcjson builds; on anything, what it accepts
+ * libcjson must accept too, with the same tree (it may refuse more: text
+ * after the value, control characters, \u0000, lone surrogates, leading
+ * zeros, which libcjson lets through). */
+
+static unsigned rng = 2463534242u;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 17;
+	rng ^= rng << 5;
+	return rng % n;
+}
+
+static void gen_value(struct buf *b, int depth);
+
+static void put_s(struct buf *b, const char *t)
+{
+	if (buf_puts(b, t))
+		exit(2);
+}
+
+static void put_c(struct buf *b, char c)
+{
+	if (buf_putc(b, c))
+		exit(2);
+}
+
+static void gen_string(struct buf *b)
+{
+	static const char *const pieces[] = {"a", "Z", " ", "\\\"", "\\\\", "\\/", "\\n", "\\t", "\\u00e9", "\\u20ac",
+					     "\\ud83d\\ude00", "é", "€", "podtuner.io/tuned", "-", "0"};
+	size_t n = rnd(6);
+
+	put_c(b, '"');
+	for (size_t i = 0; i < n; i++)
+		put_s(b, pieces[rnd(sizeof pieces / sizeof pieces[0])]);
+	put_c(b, '"');
+}
+
+static void gen_number(struct buf *b)
+{
+	static const char *const nums[] = {"0", "-0", "1", "-1", "42", "123456789012345", "1234567890123456789",
+					   "3.25", "-0.5", "1e3", "2E-7", "6.02e+23", "1.7976931348623157e308",
+					   "5e-324", "2147483648", "-2147483649", "100m", "9007199254740993"};
+	const char *n = nums[rnd(sizeof nums / sizeof nums[0])];
+
+	/* "100m" is not a number: it only appears inside mutated input. */
+	put_s(b, strcmp(n, "100m") ? n : "100");
+}
+
+static void ws(struct buf *b)
+{
+	static const char *const w[] = {"", "", " ", "\n", "\t", "\r\n  "};
+	put_s(b, w[rnd(6)]);
+}
+
+static void gen_value(struct buf *b, int depth)
+{
+	unsigned k = depth > 6 ? rnd(5) : rnd(7);
+
+	ws(b);
+	switch (k) {
+	case 0: put_s(b, "null"); break;
+	case 1: put_s(b, rnd(2) ? "true" : "false"); break;
+	case 2: gen_number(b); break;
+	case 3:
+	case 4: gen_string(b); break;
+	case 5:
+	case 6: {
+		bool obj = k == 5;
+		size_t n = rnd(5);
+		put_c(b, obj ? '{' : '[');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				put_c(b, ',');
+			if (obj) {
+				ws(b);
+				gen_string(b);
+				ws(b);
+				put_c(b, ':');
+			}
+			gen_value(b, depth + 1);
+		}
+		ws(b);
+		put_c(b, obj ? '}' : ']');
+	}
+	}
+	ws(b);
+}
+
+static char *print(const cJSON *j)
+{
+	return j ? cJSON_PrintUnformatted(j) : NULL;
+}
+
+/* Compare on one input; returns false (and says why) on a disagreement. */
+static bool same(const char *in, size_t len, bool must_accept)
+{
+	cJSON *ours = json_parse(in, len, NULL), *theirs = cJSON_ParseWithLength(in, len);
+	char *a = print(ours), *b = print(theirs);
+	bool ok = true;
+
+	if (must_accept && !ours) {
+		TFAIL("json_parse refused a valid document: %.*s", (int)len, in);
+		ok = false;
+	} else if (ours && !theirs) {
+		TFAIL("json_parse accepted what libcjson refuses: %.*s", (int)len, in);
+		ok = false;
+	} else if (ours && (!a || !b || strcmp(a, b) != 0)) {
+		TFAIL("trees differ on %.*s: ours %s, libcjson %s", (int)len, in, a ? a : "?", b ? b : "?");
+		ok = false;
+	}
+	cJSON_free(a);
+	cJSON_free(b);
+	cJSON_Delete(ours);
+	cJSON_Delete(theirs);
+	return ok;
+}
+
+static void test_against_libcjson(void)
+{
+	struct buf b;
+	int bad = 0;
+
+	buf_init(&b, 1u << 20);
+	for (int i = 0; i < 50000 && bad < 5; i++) {
+		buf_reset(&b);
+		gen_value(&b, 0);
+		bad += !same(b.data, b.len, true);
+		/* A few mutations of it: a byte changed, dropped or doubled. */
+		for (int m = 0; m < 4 && b.len && bad < 5; m++) {
+			char *t = malloc(b.len + 2);
+			size_t at = rnd((unsigned)b.len), n = b.len;
+			static const char bytes[] = "{}[]\",:\\ 0-.eE+nutrfalsx\t\n\x01\x7f\xc3";
+
+			memcpy(t, b.data, b.len);
+			switch (rnd(3)) {
+			case 0: t[at] = bytes[rnd(sizeof bytes - 1)]; break;
+			case 1: memmove(t + at, t + at + 1, n - at - 1); n--; break;
+			default: memmove(t + at + 1, t + at, n - at); n++; break;
+			}
+			bad += !same(t, n, false);
+			free(t);
+		}
+	}
+	buf_release(&b);
+}
+
+static void test_fixtures_against_libcjson(void)
+{
+	static const char *const files[] = {"../shared/tools/fixtures/pod-create.json",
+					    "../shared/tools/fixtures/pod-create-large.json",
+					    "examples/admission-review.json"};
+
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		size_t len;
+		char *d = test_slurp(files[i], &len);
+		CHECK(same(d, len, true));
+		free(d);
+	}
+}
+
+TEST_MAIN(test_against_libcjson, test_fixtures_against_libcjson, init, test_one_value, test_text_after_the_value, test_nul_byte, test_syntax_errors, test_arena)
