@@ -28,10 +28,10 @@
 #define ARENA_CHUNK ((size_t)64 << 10) /* as the server's */
 #define ARENA_MAX ((size_t)64 << 20)
 
-enum mode { M_CJSON, M_ARENA, M_FULL, M_COUNT };
+enum mode { M_CJSON, M_ARENA, M_OURS, M_FULL, M_COUNT };
 static const char *const mode_name[M_COUNT] = {"cJSON_Parse+Delete (malloc)", "cJSON parse into the arena",
-					       "review_parse+review_respond"};
-static const char *const mode_key[M_COUNT] = {"cjson_parse_us", "arena_parse_us", "full_us"};
+					       "json_parse into the arena", "review_parse+review_respond"};
+static const char *const mode_key[M_COUNT] = {"cjson_parse_us", "arena_parse_us", "json_parse_us", "full_us"};
 
 struct ctx {
 	const char *body;
@@ -76,6 +76,11 @@ static bool once(struct ctx *c, enum mode m)
 	case M_ARENA:
 		prev = json_use_arena(&c->arena);
 		ok = cJSON_ParseWithLength(c->body, c->len) != NULL;
+		json_use_arena(prev);
+		break;
+	case M_OURS:
+		prev = json_use_arena(&c->arena);
+		ok = json_parse(c->body, c->len, NULL) != NULL;
 		json_use_arena(prev);
 		break;
 	case M_FULL:
