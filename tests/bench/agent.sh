@@ -20,6 +20,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 PODTUNER=${PODTUNER:-build/rel/podtuner}
+PAGESRV=${PAGESRV:-${O:-build/rel}/tests/bench/pagesrv}
 PY=/usr/bin/python3
 ENV=tests/integration/agent_env.py
 SAMPLE=$ROOT/../shared/tools/metrics/metrics-go.txt
@@ -41,6 +42,7 @@ trap cleanup EXIT
 mkdir -p "$(dirname "$OUT")"
 
 [ -x "$PODTUNER" ] || { echo "no podtuner binary at '$PODTUNER' (make)" >&2; exit 1; }
+[ -x "$PAGESRV" ] || [ "${PAGES:-c}" = python ] || { echo "no '$PAGESRV' (make bench builds it)" >&2; exit 1; }
 [ -f "$SAMPLE" ] || { echo "no Go metrics sample at '$SAMPLE'" >&2; exit 1; }
 for n in $PODS $SCALE; do
 	[ "$n" -le 4000 ] || { echo "at most 4000 pods (127.0.1.2 .. 127.0.16.x)" >&2; exit 1; }
@@ -59,7 +61,13 @@ start() {
 	d=$T/run$RUN-$n
 	mkdir -p "$d"
 	$PY "$ENV" tree --root "$d/cg" --pods "$n" --podlist "$d/pods.json" || exit 1
-	pin 0 $PY "$ENV" serve --sample "$SAMPLE" --port 0 --pods "$n" --port-file "$d/port" >"$d/serve.log" 2>&1 &
+	# The pages: a C epoll server (tests/bench/pagesrv.c), fast as a Go
+	# exporter; PAGES=python uses the integration tests' Python server.
+	if [ "${PAGES:-c}" = python ]; then
+		pin 0 $PY "$ENV" serve --sample "$SAMPLE" --port 0 --pods "$n" --port-file "$d/port" >"$d/serve.log" 2>&1 &
+	else
+		pin 0 "$PAGESRV" "$SAMPLE" "$n" "$d/port" >"$d/serve.log" 2>&1 &
+	fi
 	SPID=$!
 	PIDS="$PIDS $SPID"
 	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.1; done
