@@ -41,7 +41,7 @@ enum pt_code buf_append(struct buf *b, const void *p, size_t n) PT_WUR;
 enum pt_code buf_puts(struct buf *b, const char *s) PT_WUR;
 enum pt_code buf_putc(struct buf *b, char c) PT_WUR;
 enum pt_code buf_printf(struct buf *b, const char *fmt, ...) PT_WUR PT_PRINTF(2, 3);
-enum pt_code buf_vprintf(struct buf *b, const char *fmt, va_list ap) PT_WUR;
+enum pt_code buf_vprintf(struct buf *b, const char *fmt, va_list ap) PT_WUR PT_PRINTF(2, 0);
 
 /* Append a signed or unsigned decimal integer. */
 enum pt_code buf_put_i64(struct buf *b, int64_t v) PT_WUR;

@@ -52,7 +52,7 @@ enum pt_code pt_code_from_errno(int err)
 	}
 }
 
-static void vset(struct pt_error *e, enum pt_code code, const char *fmt, va_list ap)
+static PT_PRINTF(3, 0) void vset(struct pt_error *e, enum pt_code code, const char *fmt, va_list ap)
 {
 	e->code = code;
 	e->sys_errno = 0;

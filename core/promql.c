@@ -646,7 +646,7 @@ static enum pt_code check_regex(struct parser *ps, size_t at, const char *re, ch
 			if (len == (size_t)-1)
 				return bad_regex(ps, at, re, "repeat counts must be at most 1000 and in "
 						 "increasing order");
-			/* fall through */
+			__attribute__((fallthrough));
 		case '*':
 		case '+':
 		case '?':
