@@ -406,13 +406,14 @@ enum pt_code promtext_parse(const char *data, size_t len, promtext_filter_fn fil
 	struct promtext_stats local;
 	struct promtext_sample s;
 	struct scratch sc;
-	const char *p = data, *end = data + len;
+	const char *p = data, *end;
 
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof *st);
 	if (!data)
 		return len ? PT_INVALID : PT_OK;
+	end = data + len; /* not before: NULL + 0 is undefined in C */
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
