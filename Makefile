@@ -7,6 +7,7 @@
 #   make bench           webhook vs the Go peer, engine, agent at 250 pods (docs/benchmarks.md)
 #   make bench-effect    tuned vs untuned Go and Java workloads in the VM (docs/effect.md)
 #   make image           the container image (IMAGE=podtuner:$(VERSION)) with docker, podman or buildah
+#   make fuzz            each libFuzzer target in tests/fuzz for FUZZ_SECONDS (60) s, clang, build/fuzz
 
 SANITIZE ?=
 WERROR   ?= 1
@@ -53,7 +54,8 @@ IMAGE ?= podtuner:$(VERSION)
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
-.PHONY: all deps test unit integration vm vm-bin demo bench bench-effect lint format clean install help image
+.PHONY: all deps test unit integration vm vm-bin demo bench bench-effect lint format clean install help image \
+	fuzz fuzz-bin
 all: $(BIN)
 
 $(O)/%.o: %.c
@@ -103,6 +105,40 @@ $(O)/tests/bench/%: tests/bench/%.c $(O)/libpodtuner.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  BENCH $@')
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libpodtuner.a $(LIBS)
+
+# libFuzzer targets (tests/fuzz/): clang, ASan+UBSan, their own objects in
+# build/fuzz whatever O and SANITIZE say, so the smoke test in `make test`
+# builds the same binaries in every build. `make fuzz` runs each target for
+# FUZZ_SECONDS seconds, one after another, on a corpus kept in
+# build/fuzz/corpus and seeded from the fixtures (tests/fuzz/seeds.sh).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_O       := build/fuzz
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) -MMD -MP -D_GNU_SOURCE \
+                -DPT_VERSION='"fuzz"' $(PKG_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/obj/%.o) $(FUZZ_O)/obj/gen/embedded.o
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(wildcard tests/fuzz/*_fuzz.c))
+
+$(FUZZ_O)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  FUZZCC $<')
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_O)/gen/embedded.S: $(POLICIES) scripts/embed.sh
+	@mkdir -p $(@D)
+	$(Q)scripts/embed.sh $(POLICIES) > $@
+$(FUZZ_O)/obj/gen/embedded.o: $(FUZZ_O)/gen/embedded.S
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) -c -o $@ $<
+$(FUZZ_O)/libpodtuner.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+$(FUZZ_O)/%_fuzz: tests/fuzz/%_fuzz.c tests/fuzz/fuzz.h $(FUZZ_O)/libpodtuner.a
+	@$(if $(Q),echo '  FUZZ  $@')
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -o $@ $< $(FUZZ_O)/libpodtuner.a $(LIBS)
+
+fuzz-bin: $(FUZZ_BIN)
+fuzz: fuzz-bin
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 deps:
 	@scripts/deps.sh

@@ -14,6 +14,9 @@ TEST="curl openssl ca-certificates python3 python3-jsonpatch python3-yaml golang
 openjdk-17-jdk-headless qemu-system-x86 qemu-utils busybox-static cpio iproute2 procps"
 # benchmarks and lint
 BENCH="wrk nghttp2-client cppcheck"
+# fuzzing (tests/fuzz, also smoke-run by `make test`): clang and its
+# runtime, which holds libFuzzer and the sanitizers
+FUZZ="clang libclang-rt-14-dev"
 # manifest tests (tests/integration/manifests.sh): YAML, and the Kubernetes
 # OpenAPI types as python3-kubernetes generated them. kubectl itself (for its
 # built-in kustomize) comes with the machine image: Debian 12's
@@ -21,7 +24,7 @@ BENCH="wrk nghttp2-client cppcheck"
 MANIFESTS="python3-yaml python3-kubernetes"
 
 missing=""
-for p in $BUILD $TEST $BENCH $MANIFESTS; do
+for p in $BUILD $TEST $BENCH $FUZZ $MANIFESTS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	case "$st" in
 	*" installed") ;;
