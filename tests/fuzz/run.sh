@@ -1,13 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Run the fuzz targets built in build/fuzz (make fuzz-bin) one after
-# another, each for FUZZ_SECONDS seconds on one core (-jobs=1: the build
-# machine is shared), on the corpus in FUZZ_CORPUS/<target> (kept between
-# runs) plus fresh seeds from tests/fuzz/seeds.sh. A crash, leak, timeout
-# or broken invariant fails the run; its input is saved in
-# build/fuzz/crashes/<target>/ and can be replayed with
-# `build/fuzz/<target>_fuzz <file>`. FUZZ_TARGETS="review json" limits the
-# run to those targets.
+# another, each for FUZZ_SECONDS seconds on one core, since the build
+# machine is shared (libFuzzer's default, one in-process job: what -jobs=1
+# does, without forking a child that logs to ./fuzz-0.log). Each runs on
+# its corpus in FUZZ_CORPUS/<target> (kept between runs) plus fresh seeds
+# from tests/fuzz/seeds.sh. A crash, leak, timeout or broken invariant
+# fails the run; its input is saved in build/fuzz/crashes/<target>/ and
+# can be replayed with `build/fuzz/<target>_fuzz <file>`.
+# FUZZ_TARGETS="review json" limits the run to those targets.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -29,7 +30,7 @@ for t in $targets; do
 	mkdir -p "$corpus/$t" "build/fuzz/crashes/$t"
 	# -timeout: a single input taking 10 s is a hang. -rss_limit_mb: the
 	# parsers' own caps (64 MiB arenas, 4 MiB YAML) are far below it.
-	if "$bin" -jobs=1 -workers=1 -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="build/fuzz/crashes/$t/" -print_final_stats=1 \
 		"$corpus/$t" "$seeds/$t" >"$logs/$t.log" 2>&1; then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log")
