@@ -94,6 +94,14 @@ static bool jp_fail(struct jp *j, const char *at, const char *what)
 	return false;
 }
 
+/* The bytes that end a plain run in a string: the quote, the backslash
+ * and the control characters. */
+static const bool jp_stop[256] = {
+	[0x00] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x10] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
 static void jp_ws(struct jp *j)
 {
 	while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
@@ -161,6 +169,21 @@ static char *jp_string(struct jp *j)
 	char *out, *d;
 
 	for (;;) {
+		/* Eight bytes at a time while none is a quote, a backslash or
+		 * a control character (the bit tricks of "Bit Twiddling Hacks":
+		 * a zero byte in x is one where (x - 0x01..) & ~x & 0x80.. is set). */
+		while (j->end - q >= 8) {
+			uint64_t w, ones = 0x0101010101010101u, high = 0x8080808080808080u;
+
+			memcpy(&w, q, 8);
+			uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+			if (((quote - ones) & ~quote & high) | ((bslash - ones) & ~bslash & high) |
+			    ((w - ones * 0x20) & ~w & high))
+				break;
+			q += 8;
+		}
+		while (q < j->end && !jp_stop[(unsigned char)*q])
+			q++;
 		if (q >= j->end)
 			return jp_fail(j, q, ": unterminated string"), NULL;
 		unsigned char c = (unsigned char)*q;
