@@ -519,17 +519,42 @@ out:
 	return ret;
 }
 
+/* The caBundle webhook hook should carry (base64, into want): the CA, and
+ * the one it replaces for as long as certgen_ca_bundle keeps it. */
+static enum pt_code wanted_bundle(const cJSON *hook, const struct certgen_bundle *b, time_t now, struct buf *want,
+				  struct pt_error *e)
+{
+	const char *cur = json_get_str(json_get(hook, "clientConfig"), "caBundle");
+	struct buf pem, dec;
+	enum pt_code rc;
+
+	buf_init(&pem, 2 * CERTGEN_MAX_PEM_BYTES);
+	buf_init(&dec, CERTGEN_MAX_PEM_BYTES);
+	/* A caBundle that does not decode counts as none. */
+	if (!cur || base64_decode(&dec, cur, strlen(cur), "caBundle", NULL))
+		buf_reset(&dec);
+	rc = certgen_ca_bundle(b->ca_crt, b->ca_crt_len, dec.data, dec.len, now, &pem, e);
+	buf_reset(want);
+	if (!rc && base64_encode(want, pem.data, pem.len))
+		rc = pt_error_set(e, PT_NOMEM, "cannot encode the caBundle: out of memory");
+	buf_release(&pem);
+	buf_release(&dec);
+	return rc;
+}
+
 /* Build the guarded JSON patch for every webhook whose caBundle differs.
  * Returns the number of webhooks to change, or -1 with e filled. */
-static int build_patch(const cJSON *obj, const char *name, const char *want, cJSON **patch, int *total,
-		       struct pt_error *e)
+static int build_patch(const cJSON *obj, const char *name, const struct certgen_bundle *b, time_t now,
+		       cJSON **patch, int *total, struct pt_error *e)
 {
 	const char *rv = json_get_str(json_get(obj, "metadata"), "resourceVersion");
 	const cJSON *hooks = json_get(obj, "webhooks"), *hook;
 	cJSON *ops = NULL, *op;
+	struct buf want;
 	int i = 0, changed = 0;
 
 	*total = 0;
+	buf_init(&want, 4 * CERTGEN_MAX_PEM_BYTES);
 	if (!rv || !rv[0]) {
 		pt_error_set(e, PT_INVALID, "MutatingWebhookConfiguration '%s' has no metadata.resourceVersion", name);
 		return -1;
@@ -555,28 +580,32 @@ static int build_patch(const cJSON *obj, const char *name, const char *want, cJS
 		if (!cJSON_IsObject(cc)) {
 			pt_error_set(e, PT_INVALID, "webhook %d of MutatingWebhookConfiguration '%s' has no clientConfig",
 				     i, name);
-			cJSON_Delete(ops);
-			return -1;
+			goto fail;
 		}
-		if (!(cJSON_IsString(cur) && strcmp(cur->valuestring, want) == 0)) {
+		if (wanted_bundle(hook, b, now, &want, e))
+			goto fail;
+		if (!(cJSON_IsString(cur) && strcmp(cur->valuestring, want.data) == 0)) {
 			snprintf(path, sizeof path, "/webhooks/%d/clientConfig/caBundle", i);
 			/* RFC 6902 "replace" needs the member to exist; "add"
 			 * creates it. */
 			if (!(op = cJSON_CreateObject()) || !cJSON_AddItemToArray(ops, op) ||
 			    !cJSON_AddStringToObject(op, "op", cur ? "replace" : "add") ||
 			    !cJSON_AddStringToObject(op, "path", path) ||
-			    !cJSON_AddStringToObject(op, "value", want))
+			    !cJSON_AddStringToObject(op, "value", want.data))
 				goto nomem;
 			changed++;
 		}
 		i++;
 	}
+	buf_release(&want);
 	*total = i;
 	*patch = ops;
 	return changed;
 nomem:
-	cJSON_Delete(ops);
 	pt_error_set(e, PT_NOMEM, "cannot build the patch: out of memory");
+fail:
+	buf_release(&want);
+	cJSON_Delete(ops);
 	return -1;
 }
 
@@ -584,7 +613,7 @@ static int run_patch_webhook(const struct opts *o, struct kube_config *cfg, stru
 			     const struct certgen_bundle *b)
 {
 	char rbac[512];
-	struct buf path, want;
+	struct buf path;
 	struct http_response resp;
 	struct pt_error e = {0};
 	int ret = EXIT_FAIL;
@@ -593,14 +622,9 @@ static int run_patch_webhook(const struct opts *o, struct kube_config *cfg, stru
 		 "a ClusterRole with apiGroups: [admissionregistration.k8s.io], resources: [mutatingwebhookconfigurations], verbs: [get, patch], resourceNames: [%s]",
 		 o->webhook);
 	buf_init(&path, KUBE_MAX_PATH_LEN);
-	buf_init(&want, base64_encoded_len(b->ca_crt_len) + 1);
 	http_response_init(&resp, MAX_OBJECT_BYTES);
 	if (kube_path(&path, ADMISSION_API, NULL, "mutatingwebhookconfigurations", o->webhook, NULL, &e)) {
 		fail(&e);
-		goto out;
-	}
-	if (base64_encode(&want, b->ca_crt, b->ca_crt_len)) {
-		fprintf(stderr, "podtuner certgen: error: cannot encode the CA: out of memory\n");
 		goto out;
 	}
 	for (int attempt = 1; attempt <= PATCH_ATTEMPTS; attempt++) {
@@ -622,7 +646,7 @@ static int run_patch_webhook(const struct opts *o, struct kube_config *cfg, stru
 				o->webhook, e.msg);
 			goto out;
 		}
-		changed = build_patch(obj, o->webhook, want.data, &patch, &total, &e);
+		changed = build_patch(obj, o->webhook, b, o->req.now, &patch, &total, &e);
 		cJSON_Delete(obj);
 		if (changed < 0) {
 			fail(&e);
@@ -665,7 +689,6 @@ static int run_patch_webhook(const struct opts *o, struct kube_config *cfg, stru
 out:
 	http_response_release(&resp);
 	buf_release(&path);
-	buf_release(&want);
 	return ret;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "buf.h"
 #include "err.h"
 
 /* Named limits on inputs. */
@@ -117,6 +118,20 @@ enum pt_code certgen_read_dir(const char *dir, struct certgen_bundle *out, struc
  * the next run regenerates. */
 enum pt_code certgen_write_dir(const char *dir, const struct certgen_bundle *b,
 			       struct pt_error *e) PT_WUR;
+
+/* The caBundle (PEM text, into out) a webhook should carry for the CA
+ * ca_pem, given the one it carries now (current: cur_len bytes of PEM, or
+ * anything else, which counts as no bundle). Renewing must not open an x509
+ * window: the webhook's pods serve the old pair until the kubelet refreshes
+ * their Secret volume, a minute or more after the Secret changes. So the
+ * bundle is the new CA, then the CA it replaces while that one is an
+ * unexpired CA at now; its key was never written, so it can sign nothing
+ * new. A bundle that already starts with this CA keeps its second
+ * certificate on the same terms, so running certgen again soon after a
+ * renewal does not drop the old CA early; the next renewal does. PT_SYNTAX
+ * when ca_pem holds no certificate. */
+enum pt_code certgen_ca_bundle(const char *ca_pem, size_t ca_len, const char *current, size_t cur_len,
+			       time_t now, struct buf *out, struct pt_error *e) PT_WUR;
 
 /* Free the texts; b is empty again. NULL is a no-op. */
 void certgen_bundle_release(struct certgen_bundle *b);

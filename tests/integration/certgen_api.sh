@@ -200,12 +200,29 @@ expect "second run keeps the certificates and sends no PATCH" 0 \
 [ "$(count PATCH /podtuner)" = "$patches" ] && [ "$(count GET /podtuner)" = $((gets + 1)) ] &&
 	ok "second run: one GET, no PATCH" || bad "second run requests: PATCH $(count PATCH /podtuner) GET $(count GET /podtuner)"
 
-old=$want
+# Renewal: the webhook's pods serve the old pair until the kubelet refreshes
+# their Secret volume, so the caBundle must trust the new CA and the old one.
+cp "$T/certs/ca.crt" "$T/old-ca.crt"
+cp "$T/certs/tls.crt" "$T/old-tls.crt"
 expect "--force makes a new CA and patches it in" 0 "patched caBundle: 2 of 2" -- \
 	"${CG[@]}" --out-dir "$T/certs" --patch-webhook podtuner --kubeconfig "$T/kc" --force
-want=$(base64 -w0 "$T/certs/ca.crt")
+want=$(cat "$T/certs/ca.crt" "$T/old-ca.crt" | base64 -w0)
 got=$(cabundles podtuner | sort -u)
-[ "$got" = "$want" ] && [ "$want" != "$old" ] && ok "caBundles follow the new CA" || bad "caBundles after --force"
+[ "$got" = "$want" ] && ! cmp -s "$T/certs/ca.crt" "$T/old-ca.crt" &&
+	ok "caBundles: the new CA, then the one it replaces" || bad "caBundles after --force"
+cabundles podtuner | head -1 | base64 -d >"$T/bundle.pem"
+openssl verify -CAfile "$T/bundle.pem" "$T/old-tls.crt" >/dev/null 2>&1 &&
+	openssl verify -CAfile "$T/bundle.pem" "$T/certs/tls.crt" >/dev/null 2>&1 &&
+	ok "no x509 window: the old and the new serving certificate both verify" || bad "a pair does not verify against the caBundle"
+patches=$(count PATCH /podtuner)
+expect "a run soon after the renewal keeps the old CA" 0 "already trust this CA" -- \
+	"${CG[@]}" --out-dir "$T/certs" --patch-webhook podtuner --kubeconfig "$T/kc"
+[ "$(count PATCH /podtuner)" = "$patches" ] && ok "after renewal: no PATCH" || bad "after renewal: PATCHed"
+cp "$T/certs/ca.crt" "$T/mid-ca.crt"
+expect "the next renewal drops the oldest CA" 0 "patched caBundle: 2 of 2" -- \
+	"${CG[@]}" --out-dir "$T/certs" --patch-webhook podtuner --kubeconfig "$T/kc" --force
+[ "$(cabundles podtuner | sort -u)" = "$(cat "$T/certs/ca.crt" "$T/mid-ca.crt" | base64 -w0)" ] &&
+	ok "caBundles: at most two CAs" || bad "caBundles after the second renewal"
 
 # tokenFile and certificate-authority as paths relative to the kubeconfig
 mkdir -p "$T/kcdir/creds"
@@ -281,7 +298,7 @@ secret_field podtuner-tls ca.crt >"$T/s-ca.crt"
 secret_field podtuner-tls tls.crt >"$T/s-tls.crt"
 [ "$(secret_field podtuner-tls type)" = kubernetes.io/tls ] &&
 	openssl verify -CAfile "$T/s-ca.crt" "$T/s-tls.crt" >/dev/null 2>&1 &&
-	[ "$(cabundles podtuner | sort -u)" = "$(base64 -w0 "$T/s-ca.crt")" ] &&
+	[ "$(cabundles podtuner | sort -u | base64 -d | sed -n '1,/END CERTIFICATE/p')" = "$(cat "$T/s-ca.crt")" ] &&
 	ok "the Secret holds a verifying pair whose CA is in the webhook" || bad "Secret contents"
 rv=$(secret_field podtuner-tls rv)
 expect "--secret-apply again keeps the Secret" 0 "keeping the existing certificates" "already trust this CA" -- \

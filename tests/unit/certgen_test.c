@@ -313,6 +313,81 @@ static void test_verify(void)
 }
 
 /* An encrypted key must be refused, never prompted for. */
+/* What certgen_ca_bundle makes of cur, as text; "" on failure. */
+static const char *bundle_of(const struct certgen_bundle *ca, const char *cur, time_t now, struct buf *out)
+{
+	struct pt_error e = {0};
+
+	if (certgen_ca_bundle(ca->ca_crt, ca->ca_crt_len, cur, cur ? strlen(cur) : 0, now, out, &e) != PT_OK)
+		return "";
+	return out->data;
+}
+
+static char *cat(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 1;
+	char *s = malloc(n);
+
+	CHECK(s != NULL);
+	snprintf(s, n, "%s%s", a, b);
+	return s;
+}
+
+/* Renewal keeps the CA being replaced in the caBundle, so the apiserver
+ * trusts the webhook's old pair until its pods reload the new one. */
+static void test_ca_bundle(void)
+{
+	struct certgen_request r;
+	struct certgen_bundle nw = {0}, old = {0}, older = {0}, gone = {0};
+	struct pt_error e = {0};
+	struct buf out;
+	time_t now;
+	char *both, *two_old, *three;
+
+	base_request(&r);
+	now = r.now;
+	CHECK_INT(certgen_generate(&r, &nw, &e), PT_OK);
+	CHECK_INT(certgen_generate(&r, &old, &e), PT_OK);
+	CHECK_INT(certgen_generate(&r, &older, &e), PT_OK);
+	/* A CA that expired yesterday: made two days ago, valid for a day. */
+	r.now = now - 2 * 86400;
+	r.ca_validity = 86400;
+	r.validity = 86400;
+	r.renew_before = 3600;
+	CHECK_INT(certgen_generate(&r, &gone, &e), PT_OK);
+	buf_init(&out, 1 << 20);
+	both = cat(nw.ca_crt, old.ca_crt);
+	two_old = cat(old.ca_crt, older.ca_crt);
+	three = cat(both, older.ca_crt);
+
+	CHECK_STR(bundle_of(&nw, NULL, now, &out), nw.ca_crt);          /* none yet */
+	CHECK_STR(bundle_of(&nw, "b2xk", now, &out), nw.ca_crt);        /* garbage */
+	CHECK_STR(bundle_of(&nw, nw.ca_crt, now, &out), nw.ca_crt);     /* current */
+	CHECK_STR(bundle_of(&nw, old.ca_crt, now, &out), both);         /* renewal */
+	CHECK_STR(bundle_of(&nw, both, now, &out), both);               /* run again */
+	CHECK_STR(bundle_of(&nw, three, now, &out), both);              /* at most two */
+	CHECK_STR(bundle_of(&nw, two_old, now, &out), both);            /* the first one is replaced */
+	CHECK_STR(bundle_of(&nw, gone.ca_crt, now, &out), nw.ca_crt);   /* expired: dropped */
+	CHECK_STR(bundle_of(&nw, old.tls_crt, now, &out), nw.ca_crt);   /* not a CA */
+	{
+		char *with_gone = cat(nw.ca_crt, gone.ca_crt);
+
+		CHECK_STR(bundle_of(&nw, with_gone, now, &out), nw.ca_crt); /* its old CA expired */
+		free(with_gone);
+	}
+	/* The old CA's trust ends when it does. */
+	CHECK_STR(bundle_of(&nw, old.ca_crt, now + CERTGEN_DEFAULT_CA_VALIDITY + 86400, &out), nw.ca_crt);
+	CHECK_INT(certgen_ca_bundle("not a pem", 9, NULL, 0, now, &out, &e), PT_SYNTAX);
+	free(both);
+	free(two_old);
+	free(three);
+	buf_release(&out);
+	certgen_bundle_release(&nw);
+	certgen_bundle_release(&old);
+	certgen_bundle_release(&older);
+	certgen_bundle_release(&gone);
+}
+
 static void test_encrypted_key(void)
 {
 	struct certgen_request r;
@@ -690,5 +765,5 @@ static void setup(void)
 }
 
 TEST_MAIN(setup, test_request_check, test_openssl_cli_agrees, test_openssl_cli_rsa, test_verify,
-	  test_encrypted_key, test_read_dir_errors, test_info, test_cli_idempotent, test_cli_usage,
+	  test_ca_bundle, test_encrypted_key, test_read_dir_errors, test_info, test_cli_idempotent, test_cli_usage,
 	  test_tls_openssl_server, test_tls_gnutls_server, cleanup)
