@@ -660,7 +660,33 @@ static void on_pod_event(void *ctx, const struct podsrc_event *ev)
 	}
 }
 
-/* Re-match every pod against a new policy set. */
+/* After a reload: the triggers of c's new policy that its old one (was,
+ * still alive) had unchanged, under the same policy name, trigger name,
+ * expression, for: and grant, keep their state (old, n_old), so a reload
+ * that does not touch a trigger does not restart its for:. */
+static void carry_triggers(struct actr *c, const struct policy *was, const struct eval_trigger *old, size_t n_old)
+{
+	const struct policy *p = c->policy;
+
+	if (!was || !p || !old || strcmp(was->name, p->name) != 0)
+		return;
+	for (size_t i = 0; i < c->n_trig; i++) {
+		const struct policy_trigger *t = &p->rebalance.triggers[i];
+
+		for (size_t j = 0; j < n_old && j < was->rebalance.n_triggers; j++) {
+			const struct policy_trigger *o = &was->rebalance.triggers[j];
+
+			if (!strcmp(o->name, t->name) && !strcmp(o->expr->src, t->expr->src) &&
+			    o->for_ms == t->for_ms && o->grant == t->grant) {
+				c->trig[i] = old[j];
+				break;
+			}
+		}
+	}
+}
+
+/* Re-match every pod against a new policy set; the old one is still
+ * alive. */
 static void rematch(struct agent *ag, int64_t now)
 {
 	for (size_t i = 0; i < ag->n_pods; i++) {
@@ -672,11 +698,19 @@ static void rematch(struct agent *ag, int64_t now)
 			struct actr *c = &p->ctrs[k];
 			const struct policy *pol = pod ? match(ag, pod, p->ns, c->name) : NULL;
 
+			const struct policy *was = c->policy;
+			struct eval_trigger *old = c->trig;
+			size_t n_old = c->n_trig;
+
 			if (pol && !pol->rebalance.present)
 				pol = NULL;
-			c->policy = NULL; /* the old set is going away */
+			/* The old set is going away: assign afresh, then carry. */
+			c->policy = NULL;
+			c->trig = NULL;
 			c->n_trig = 0;
 			ctr_assign(ag, c, pol, now);
+			carry_triggers(c, was, old, n_old);
+			free(old);
 			if (pol && !scrape_pol)
 				scrape_pol = pol;
 		}
@@ -693,8 +727,10 @@ static void rematch(struct agent *ag, int64_t now)
 
 static void reload_policies(struct agent *ag, int64_t now)
 {
-	struct policy_set *ps = load_policies(ag->cfg);
+	struct policy_set *ps = load_policies(ag->cfg), *old;
 	struct series_store *st;
+	struct log_line l;
+	size_t carried, lost;
 
 	if (!ps) {
 		metrics_counter_inc(ag->reloads_err);
@@ -706,14 +742,20 @@ static void reload_policies(struct agent *ag, int64_t now)
 		metrics_counter_inc(ag->reloads_err);
 		return;
 	}
-	/* History is per trigger set: it starts again with the new one. */
+	/* History goes over to the new store for every series it keeps. */
+	carried = series_carry(st, ag->series, &lost);
 	series_free(ag->series);
 	ag->series = st;
-	policy_set_unref(ag->ps);
+	old = ag->ps;
 	ag->ps = ps;
 	rematch(ag, now);
+	policy_set_unref(old);
 	metrics_counter_inc(ag->reloads_ok);
-	log_msg(LOG_INFO, "policies reloaded");
+	if (log_begin(&l, LOG_INFO, "policies reloaded")) {
+		log_int(&l, "samples_carried", (int64_t)carried);
+		log_int(&l, "samples_lost", (int64_t)lost);
+		log_end(&l);
+	}
 }
 
 /* --- reading ------------------------------------------------------------ */

@@ -850,6 +850,63 @@ enum pt_code series_ingest(struct series_store *s, const char *key, const char *
 	return PT_OK;
 }
 
+size_t series_carry(struct series_store *dst, const struct series_store *src, size_t *dropped)
+{
+	size_t copied = 0, lost = 0;
+
+	for (size_t i = 0; dst && src && i < src->containers.cap; i++) {
+		const struct series_container *c = src->containers.v[i].p;
+		uint32_t keep = src->ring < dst->ring ? src->ring : dst->ring, first;
+
+		if (!c || !c->seq)
+			continue;
+		first = c->seq > keep ? c->seq - keep + 1 : 1;
+		for (uint32_t k = first; k <= c->seq; k++) {
+			struct series_container *dc;
+			uint32_t seq;
+
+			/* Every slot is opened, so a series absent from one
+			 * stays stale there. */
+			if (open_slot(dst, container_key(src, c), c->ts[k % src->ring], &dc, &seq, NULL)) {
+				lost += c->n_series;
+				break;
+			}
+			for (const struct series *sr = c->first; sr; sr = sr->next) {
+				const struct name *nm = &src->names[sr->name];
+				struct lref l[PROMTEXT_MAX_LABELS];
+				const char *p = labels_of(sr);
+				int name;
+
+				if (k > sr->last_seq || sr->last_seq - k >= sr->depth || is_stale(sr->v[k % sr->depth]) ||
+				    (name = name_index(dst, nm->s, nm->len)) < 0)
+					continue;
+				for (size_t j = 0; j < sr->n_labels; j++) {
+					l[j].n = p;
+					l[j].nl = strlen(p);
+					p += l[j].nl + 1;
+					l[j].v = p;
+					l[j].vl = strlen(p);
+					p += l[j].vl + 1;
+				}
+				switch (put(dst, dc, seq, (unsigned)name, l, sr->n_labels, sr->v[k % sr->depth])) {
+				case PUT_KEPT:
+				case PUT_CREATED:
+					copied++;
+					break;
+				case PUT_DUP:
+				case PUT_LIMIT:
+				case PUT_NOMEM:
+					lost++;
+					break;
+				}
+			}
+		}
+	}
+	if (dropped)
+		*dropped = lost;
+	return copied;
+}
+
 enum pt_code series_add(struct series_store *s, const char *key, const char *metric,
 			const struct series_label *labels, size_t n_labels, double value, int64_t now_ms,
 			struct pt_error *e)

@@ -147,6 +147,14 @@ enum pt_code series_add(struct series_store *s, const char *key, const char *met
 			const struct series_label *labels, size_t n_labels, double value, int64_t now_ms,
 			struct pt_error *e) PT_WUR;
 
+/* Copy into dst, a store for a new trigger set (a policy reload), the
+ * history in src of every series dst also keeps: each container's slots,
+ * oldest first, as deep as dst keeps them, with the same times, values and
+ * staleness, so windows stay full and rates stay defined across a reload.
+ * dst must be new (nothing recorded yet). What a limit or the memory cap
+ * refuses is left out and counted; returns the samples copied. */
+size_t series_carry(struct series_store *dst, const struct series_store *src, size_t *dropped);
+
 /* Forget container key and all its series (the pod is gone). Returns
  * whether it was known. */
 bool series_drop(struct series_store *s, const char *key);

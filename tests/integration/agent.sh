@@ -220,6 +220,21 @@ else:
     print(-1)
 EOF
 }
+# log_count LOG key=value...: how many JSON lines match all pairs
+log_count() {
+	$PY - "$@" <<'EOF'
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[2:])
+n = 0
+for line in open(sys.argv[1]):
+    try:
+        j = json.loads(line)
+    except ValueError:
+        continue
+    n += all(str(j.get(k)) == v for k, v in want.items())
+print(n)
+EOF
+}
 now_ms() { date +%s%3N; }
 sum3() { local s=0; for w in $(weights); do s=$((s + w)); done; echo $s; }
 
@@ -345,6 +360,21 @@ check "a4: web-1 granted again" "$T/a4.log" wait_for 10 '[ "$(weights)" = "50 30
 check "a Kubernetes Event on web-1 for its grant" "$T/a4.log" wait_for 5 event_on_web1
 check "Events counted as posted" "$T/a4.log" \
 	wait_for 5 '[ "$(metric '"'"'podtuner_agent_events_total{result="posted"}'"'"')" -ge 3 ]'
+# A policy reload that leaves the trigger alone (here, a new cooldown)
+# keeps its state and the series history: it stays firing, with no new
+# pending phase (which a reset would log, and a reset history would cause:
+# rate() needs two samples), and the grant stands.
+pend() { log_count "$T/a4.log" msg=trigger pod=web-1 trigger=gc-pauses phase=pending; }
+p0=$(pend)
+sed -i 's/cooldown: 500ms/cooldown: 600ms/' "$T/policy.yaml"
+check "policy file changed: reloaded" "$T/a4.log" wait_for 10 '[ "$(log_count "$T/a4.log" "msg=policies reloaded")" = 1 ]'
+sleep 1
+check "reload: the firing trigger stays firing (pending lines $p0 -> $(pend))" "$T/a4.log" \
+	test "$(pend)" = "$p0" -a "$(weights)" = "50 300 50 "
+check "reload: the history went over to the new store" "$T/a4.log" \
+	$PY -c 'import json, sys
+n = [json.loads(l) for l in open(sys.argv[1]) if "policies reloaded" in l]
+sys.exit(not (n and n[0]["samples_carried"] > 0 and n[0]["samples_lost"] == 0))' "$T/a4.log"
 mode 1 normal
 check "metrics recover: weights decay back to 100 200 100" "$T/a4.log" wait_for 15 '[ "$(weights)" = "100 200 100 " ]'
 t_clear=$(log_ms "$T/a4.log" msg=trigger pod=web-1 trigger=gc-pauses phase=inactive)

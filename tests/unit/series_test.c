@@ -391,6 +391,52 @@ static void test_staleness(void)
 	series_free(s);
 }
 
+/* A policy reload: the new store gets the history of what it keeps, slot
+ * for slot (times, values, gaps), as deep as it keeps it. */
+static void test_carry(void)
+{
+	static const char *const old_srcs[] = {"rate(a_total[1m]) > 1", "g > 1", "h > 1"};
+	static const char *const new_srcs[] = {"rate(a_total[10s]) > 1", "g > 1", "rate(z_total[1m]) > 0"};
+	struct series_config small = {.max_containers = 1};
+	struct series_store *s = store_for(NULL, old_srcs, 3), *d = store_for(NULL, new_srcs, 3), *one;
+	const char *both = "a_total 10\ng 5\nh 1\n", *only_a = "a_total 20\n";
+	size_t lost = 99;
+
+	/* k: 20 ticks, g absent at 15 s and every scrape failed at 17 s. */
+	for (int t = 1; t <= 20; t++) {
+		const char *page = t == 15 ? only_a : t == 17 ? NULL : both;
+
+		CHECK_INT(series_ingest(s, "k", page, page ? strlen(page) : 0, t * 1000, NULL, NULL), PT_OK);
+	}
+	CHECK_INT(series_ingest(s, "j", both, strlen(both), 20000, NULL, NULL), PT_OK);
+	/* Every slot of k goes over (the new ring is 62 deep for z_total):
+	 * a_total's 19 samples (its 12-deep ring keeps 9..20 s, less the
+	 * failed scrape), g's newest (an instant selector kept only that),
+	 * and j's two; h is not kept by the new set. */
+	CHECK_INT(series_carry(d, s, &lost), 19 + 1 + 2);
+	CHECK_INT(lost, 0);
+	CHECK_INT(count_range(d, "k", "a_total", 0, 20000), count_range(s, "k", "a_total", 8000, 20000));
+	CHECK_INT(count_range(d, "k", "a_total", 0, 20000), 11);
+	CHECK_INT(count_range(d, "k", "a_total", 16000, 18000), 1); /* the failed scrape stays a gap */
+	CHECK_DBL(value_of(d, "k", "g", 20000, NULL), 5, 0);
+	CHECK_DBL(value_of(d, "j", "a_total", 20000, NULL), 10, 0);
+	CHECK(!series_find(d, "k") || isnan(value_of(d, "k", "h", 20000, NULL)));
+	/* The new store goes on from there; time cannot go back. */
+	CHECK_INT(series_ingest(d, "k", only_a, strlen(only_a), 21000, NULL, NULL), PT_OK);
+	CHECK(isnan(value_of(d, "k", "g", 21000, NULL)));
+	CHECK_INT(series_ingest(d, "k", both, strlen(both), 20500, NULL, NULL), PT_RANGE);
+	/* Nothing to carry, nowhere to carry to. */
+	CHECK_INT(series_carry(d, NULL, NULL), 0);
+	CHECK_INT(series_carry(NULL, s, NULL), 0);
+	/* A limit of the new store: what does not fit is counted, not fatal. */
+	one = store_for(&small, new_srcs, 3);
+	CHECK(series_carry(one, s, &lost) > 0);
+	CHECK(lost > 0);
+	series_free(one);
+	series_free(d);
+	series_free(s);
+}
+
 /* Labels: order in the page does not matter, empty values are no label. */
 static void test_labels(void)
 {
@@ -640,5 +686,5 @@ static void test_ingest_speed(void)
 	series_free(s);
 }
 
-TEST_MAIN(test_config, test_depth, test_ingest_go, test_ingest_java_aliases, test_staleness, test_labels,
+TEST_MAIN(test_config, test_depth, test_ingest_go, test_ingest_java_aliases, test_staleness, test_carry, test_labels,
 	  test_limits, test_churn_flat, test_expire, test_memory_250_pods, test_ingest_speed)
