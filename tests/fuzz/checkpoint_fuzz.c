@@ -6,13 +6,7 @@
 #include "../../rebalancer/checkpoint.h"
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	json_init();
-	return 0;
-}
+FUZZ_INIT_JSON()
 
 static bool same(const struct checkpoint_entry *a, const struct checkpoint_entry *b)
 {

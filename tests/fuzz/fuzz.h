@@ -24,6 +24,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                          \
 	} while (0)
 
+/* The LLVMFuzzerInitialize of a target whose only set-up is cJSON's
+ * allocation hooks (json_init, from core/json.h). */
+#define FUZZ_INIT_JSON()                                                   \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)                  \
+	{                                                                  \
+		(void)argc;                                                \
+		(void)argv;                                                \
+		json_init();                                               \
+		return 0;                                                  \
+	}
+
 /* A NUL-terminated heap copy of n bytes, for the parsers that take C
  * strings. The harness's own memory: running out is not a finding. */
 static inline char *fuzz_strndup(const void *p, size_t n)

@@ -16,13 +16,7 @@ static const char doc_json[] = "{\"metadata\":{\"annotations\":{\"a/b\":\"1\",\"
 			       "\"spec\":{\"containers\":[{\"name\":\"a\",\"env\":[{\"name\":\"X\",\"value\":\"1\"}]},"
 			       "{\"name\":\"b\"}]}}";
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	json_init();
-	return 0;
-}
+FUZZ_INIT_JSON()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,13 +6,7 @@
 #include "../../core/yaml.h"
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	json_init();
-	return 0;
-}
+FUZZ_INIT_JSON()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
