@@ -139,7 +139,8 @@ struct agent {
 	struct httpd *srv;
 	struct metrics *m;
 	struct metrics_counter *ticks, *scrape_ok, *scrape_err, *writes_ok, *writes_err, *writes_dry, *adopted,
-		*prl_fail, *reloads_ok, *reloads_err, *skipped_ctrs, *ev_posted, *ev_failed, *ev_dropped;
+		*prl_fail, *reloads_ok, *reloads_err, *skipped_ctrs, *ev_posted, *ev_failed, *ev_dropped,
+		*ev_throttled;
 	struct metrics_counter *scrape_bad_lines, *phase_cpu[PH_COUNT];
 	struct metrics_histogram *tick_seconds, *tick_cpu;
 	struct metrics_gauge *g_pods, *g_ctrs, *g_series, *g_series_bytes, *g_synced;
@@ -1541,7 +1542,7 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 		   *good[] = {"result", "success", NULL}, *fail[] = {"result", "failure", NULL},
 		   *dry[] = {"result", "dry_run", NULL}, *bi[] = {"version", PT_VERSION, NULL},
 		   *posted[] = {"result", "posted", NULL}, *failed[] = {"result", "failed", NULL},
-		   *dropped[] = {"result", "dropped", NULL};
+		   *dropped[] = {"result", "dropped", NULL}, *throttled[] = {"result", "throttled", NULL};
 	struct metrics *m = ag->m = metrics_new();
 	enum pt_code rc = m ? PT_OK : PT_NOMEM;
 
@@ -1575,9 +1576,10 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 	C("podtuner_agent_rlimit_failures_total", "Processes whose rlimits could not be set.", NULL, &ag->prl_fail);
 	C("podtuner_agent_containers_skipped_total", "Containers not tracked: over the limit.", NULL, &ag->skipped_ctrs);
 	C("podtuner_agent_events_total", "Kubernetes Events: posted, failed (refused or unreachable), dropped "
-	  "(queue full).", posted, &ag->ev_posted);
+	  "(queue full), throttled (over 25 for a pod, then one per 5 min).", posted, &ag->ev_posted);
 	C("podtuner_agent_events_total", NULL, failed, &ag->ev_failed);
 	C("podtuner_agent_events_total", NULL, dropped, &ag->ev_dropped);
+	C("podtuner_agent_events_total", NULL, throttled, &ag->ev_throttled);
 	C("podtuner_policy_reloads_total", "Policy reloads; a failure keeps the previous set.", good, &ag->reloads_ok);
 	C("podtuner_policy_reloads_total", NULL, fail, &ag->reloads_err);
 	G("podtuner_agent_pods", "Pods with a tuned container.", &ag->g_pods);
@@ -1648,6 +1650,7 @@ static void tick(struct agent *ag)
 		metrics_counter_add(ag->ev_posted, es.posted - ag->ev_seen.posted);
 		metrics_counter_add(ag->ev_failed, es.failed - ag->ev_seen.failed);
 		metrics_counter_add(ag->ev_dropped, es.dropped - ag->ev_seen.dropped);
+		metrics_counter_add(ag->ev_throttled, es.throttled - ag->ev_seen.throttled);
 		ag->ev_seen = es;
 	}
 	snapshot(ag);

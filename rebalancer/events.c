@@ -15,6 +15,7 @@
 
 #include "../core/http_client.h"
 #include "../core/log.h"
+#include "../core/text.h"
 
 struct events_node {
 	struct events_node *next;
@@ -28,6 +29,7 @@ struct events {
 	struct events_node *head, *tail;
 	size_t n, max;
 	struct events_stats st;
+	struct events_spam spam;
 
 	/* The thread's own. */
 	pthread_t thread;
@@ -117,6 +119,76 @@ enum pt_code events_encode(const struct events_item *it, const char *instance, i
 	if (rc)
 		return pt_error_set(e, PT_LIMIT, "cannot encode an Event for pod '%s': buffer full", it->pod);
 	return PT_OK;
+}
+
+/* --- the spam filter ------------------------------------------------------ */
+
+#define SPAM_CAP (sizeof ((struct events_spam *)0)->v / sizeof ((struct events_spam *)0)->v[0])
+
+/* The bucket at now: refilled for the time since at_ms, at most full. */
+static double spam_tokens(const struct events_spam_slot *sl, int64_t now_ms)
+{
+	double t = sl->tokens;
+
+	if (now_ms > sl->at_ms)
+		t += (double)(now_ms - sl->at_ms) / EVENTS_SPAM_REFILL_MS;
+	return t < EVENTS_SPAM_BURST ? t : EVENTS_SPAM_BURST;
+}
+
+static struct events_spam_slot *spam_find(struct events_spam *s, uint64_t h)
+{
+	size_t i = h & (SPAM_CAP - 1);
+
+	while (s->v[i].h && s->v[i].h != h)
+		i = (i + 1) & (SPAM_CAP - 1);
+	return &s->v[i];
+}
+
+/* Forget the pods whose bucket is full again: rebuild without them. */
+static void spam_sweep(struct events_spam *s, int64_t now_ms)
+{
+	struct events_spam_slot keep[SPAM_CAP];
+	size_t n = 0;
+
+	for (size_t i = 0; i < SPAM_CAP; i++)
+		if (s->v[i].h && spam_tokens(&s->v[i], now_ms) < EVENTS_SPAM_BURST)
+			keep[n++] = s->v[i];
+	memset(s->v, 0, sizeof s->v);
+	s->n = n;
+	for (size_t i = 0; i < n; i++)
+		*spam_find(s, keep[i].h) = keep[i];
+}
+
+bool events_spam_allow(struct events_spam *s, const struct events_item *it)
+{
+	uint64_t h = TEXT_FNV_INIT;
+	struct events_spam_slot *sl;
+
+	if (it->uid[0]) {
+		h = text_fnv1a(h, it->uid, strlen(it->uid));
+	} else {
+		h = text_fnv1a(h, it->namespace, strlen(it->namespace) + 1);
+		h = text_fnv1a(h, it->pod, strlen(it->pod));
+	}
+	h |= 1; /* 0 marks a free slot */
+	sl = spam_find(s, h);
+	if (!sl->h) {
+		if (s->n >= EVENTS_SPAM_PODS) {
+			spam_sweep(s, it->time_ms);
+			sl = spam_find(s, h);
+		}
+		if (s->n >= EVENTS_SPAM_PODS)
+			return true; /* every tracked pod is being throttled: let this one by */
+		*sl = (struct events_spam_slot){.h = h, .at_ms = it->time_ms, .tokens = EVENTS_SPAM_BURST};
+		s->n++;
+	}
+	sl->tokens = spam_tokens(sl, it->time_ms);
+	if (it->time_ms > sl->at_ms)
+		sl->at_ms = it->time_ms;
+	if (sl->tokens < 1)
+		return false;
+	sl->tokens -= 1;
+	return true;
 }
 
 /* --- the thread ---------------------------------------------------------- */
@@ -262,7 +334,9 @@ bool events_emit(struct events *ev, const struct events_item *it)
 	/* Allocate outside the lock; the item is copied whole. */
 	node = malloc(sizeof *node);
 	pthread_mutex_lock(&ev->lock);
-	if (node && ev->n < ev->max && !atomic_load(&ev->stop)) {
+	if (!events_spam_allow(&ev->spam, it)) {
+		ev->st.throttled++;
+	} else if (node && ev->n < ev->max && !atomic_load(&ev->stop)) {
 		node->next = NULL;
 		node->it = *it;
 		if (ev->tail)

@@ -57,11 +57,36 @@ struct events_opts {
 	long timeout_ms;         /* 0: EVENTS_TIMEOUT_MS */
 };
 
+/* The per-pod spam filter of client-go's recorder (EventSourceObjectSpamFilter,
+ * tools/record/events_cache.go: a token bucket per source and object, 25
+ * Events at once, then one per 5 minutes), so a pod whose values change
+ * again and again cannot flood the apiserver. At most EVENTS_SPAM_PODS pods
+ * are tracked; past that, pods whose bucket has refilled are forgotten (a
+ * full bucket is what a new pod gets), and an Event for one more pod is let
+ * through untracked. */
+#define EVENTS_SPAM_BURST 25
+#define EVENTS_SPAM_REFILL_MS (300 * 1000)
+#define EVENTS_SPAM_PODS 512
+
+struct events_spam {
+	struct events_spam_slot {
+		uint64_t h;     /* of the pod's uid (namespace/name without one); 0: free */
+		int64_t at_ms;  /* when tokens was last brought up to date */
+		double tokens;
+	} v[EVENTS_SPAM_PODS * 2];
+	size_t n;
+};
+
+/* Whether an Event for it may go out at it->time_ms, taking a token if so.
+ * Pure: the caller serialises calls on one filter. */
+bool events_spam_allow(struct events_spam *s, const struct events_item *it);
+
 struct events_stats {
 	uint64_t queued;  /* accepted by events_emit */
 	uint64_t posted;  /* created (2xx) */
 	uint64_t failed;  /* refused, or the apiserver could not be reached */
 	uint64_t dropped; /* queue full, or still queued at events_free */
+	uint64_t throttled; /* held back by the spam filter */
 	char last_error[512]; /* the most recent failure, "" if none */
 };
 
@@ -72,9 +97,10 @@ struct events;
  * HTTP client cannot start. Nothing is sent before an Event is queued. */
 struct events *events_new(const struct events_opts *opts, struct pt_error *e);
 
-/* Queue a copy of *it; never blocks on the network. Returns false (and
- * counts it dropped) when the queue is full, memory is short, or the
- * poster is stopping. ev NULL is a no-op returning false. */
+/* Queue a copy of *it; never blocks on the network. Returns false when
+ * the spam filter holds it back (counted throttled), or the queue is full,
+ * memory is short, or the poster is stopping (counted dropped). ev NULL is
+ * a no-op returning false. */
 bool events_emit(struct events *ev, const struct events_item *it);
 
 /* A snapshot of the counters. Thread-safe. */

@@ -141,6 +141,47 @@ static void test_encode(void)
 	buf_release(&b);
 }
 
+/* client-go's spam filter: 25 at once per pod, then one per 5 minutes;
+ * pods apart; bounded memory with many pods. */
+static void test_spam(void)
+{
+	static struct events_spam sp; /* 24 KiB: not on the stack */
+	struct events_item a = item("web-1", "app", "CPUWeightRebalanced", "m"), b = a, x = a;
+	int64_t t0 = a.time_ms;
+	int n = 0;
+
+	memset(&sp, 0, sizeof sp);
+	snprintf(b.uid, sizeof b.uid, "other-uid");
+	for (int i = 0; i < 40; i++)
+		n += events_spam_allow(&sp, &a);
+	CHECK_INT(n, EVENTS_SPAM_BURST);
+	CHECK(events_spam_allow(&sp, &b)); /* another pod has its own bucket */
+	a.time_ms = t0 + EVENTS_SPAM_REFILL_MS - 1000;
+	CHECK(!events_spam_allow(&sp, &a));
+	a.time_ms = t0 + EVENTS_SPAM_REFILL_MS;
+	CHECK(events_spam_allow(&sp, &a)); /* one token back after 5 minutes */
+	CHECK(!events_spam_allow(&sp, &a));
+	a.time_ms = t0 - 60000; /* a clock step back refills nothing */
+	CHECK(!events_spam_allow(&sp, &a));
+	/* No uid: namespace and name are the key. */
+	x.uid[0] = '\0';
+	for (int i = 0; i < EVENTS_SPAM_BURST; i++)
+		CHECK(events_spam_allow(&sp, &x));
+	CHECK(!events_spam_allow(&sp, &x));
+	/* Many more pods than tracked: nothing breaks, the table stays bounded,
+	 * and a pod whose bucket refilled is forgotten to make room. */
+	for (int i = 0; i < 3 * EVENTS_SPAM_PODS; i++) {
+		snprintf(x.uid, sizeof x.uid, "pod-%d", i);
+		x.time_ms = t0 + EVENTS_SPAM_REFILL_MS;
+		CHECK(events_spam_allow(&sp, &x));
+	}
+	CHECK(sp.n <= EVENTS_SPAM_PODS);
+	x.time_ms = t0 + 100 * (int64_t)EVENTS_SPAM_REFILL_MS;
+	snprintf(x.uid, sizeof x.uid, "late");
+	CHECK(events_spam_allow(&sp, &x));
+	CHECK(sp.n <= EVENTS_SPAM_PODS);
+}
+
 static void test_options(void)
 {
 	struct events_opts o = {0};
@@ -390,4 +431,4 @@ out:
 	close(fd);
 }
 
-TEST_MAIN(test_encode, test_options, setup, test_post, test_hung_apiserver, cleanup)
+TEST_MAIN(test_encode, test_spam, test_options, setup, test_post, test_hung_apiserver, cleanup)
