@@ -661,15 +661,29 @@ static void on_pod_event(void *ctx, const struct podsrc_event *ev)
 	}
 }
 
-/* After a reload: the triggers of c's new policy that its old one (was,
- * still alive) had unchanged, under the same policy name, trigger name,
- * expression, for: and grant, keep their state (old, n_old), so a reload
- * that does not touch a trigger does not restart its for:. */
-static void carry_triggers(struct actr *c, const struct policy *was, const struct eval_trigger *old, size_t n_old)
+/* After a reload, for a container whose policy keeps its name: the
+ * triggers the old policy (was, still alive) had unchanged, with the same
+ * trigger name, expression, for: and grant, keep their state (old, n_old),
+ * and the container keeps its hot and quiet times (saved in prev), so a
+ * reload that does not touch a trigger restarts neither its for: nor a
+ * pending decay. */
+struct hot_times {
+	bool cpu_hot, mem_hot;
+	int64_t cpu_quiet_ms, mem_quiet_ms;
+};
+
+static void carry_triggers(struct actr *c, const struct policy *was, const struct eval_trigger *old, size_t n_old,
+			   const struct hot_times *prev)
 {
 	const struct policy *p = c->policy;
 
-	if (!was || !p || !old || strcmp(was->name, p->name) != 0)
+	if (!was || !p || strcmp(was->name, p->name) != 0)
+		return;
+	c->cpu_hot = prev->cpu_hot;
+	c->mem_hot = prev->mem_hot;
+	c->cpu_quiet_ms = prev->cpu_quiet_ms;
+	c->mem_quiet_ms = prev->mem_quiet_ms;
+	if (!old)
 		return;
 	for (size_t i = 0; i < c->n_trig; i++) {
 		const struct policy_trigger *t = &p->rebalance.triggers[i];
@@ -702,6 +716,7 @@ static void rematch(struct agent *ag, int64_t now)
 			const struct policy *was = c->policy;
 			struct eval_trigger *old = c->trig;
 			size_t n_old = c->n_trig;
+			struct hot_times prev = {c->cpu_hot, c->mem_hot, c->cpu_quiet_ms, c->mem_quiet_ms};
 
 			if (pol && !pol->rebalance.present)
 				pol = NULL;
@@ -710,7 +725,7 @@ static void rematch(struct agent *ag, int64_t now)
 			c->trig = NULL;
 			c->n_trig = 0;
 			ctr_assign(ag, c, pol, now);
-			carry_triggers(c, was, old, n_old);
+			carry_triggers(c, was, old, n_old, &prev);
 			free(old);
 			if (pol && !scrape_pol)
 				scrape_pol = pol;

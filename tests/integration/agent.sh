@@ -376,11 +376,22 @@ check "reload: the history went over to the new store" "$T/a4.log" \
 n = [json.loads(l) for l in open(sys.argv[1]) if "policies reloaded" in l]
 sys.exit(not (n and n[0]["samples_carried"] > 0 and n[0]["samples_lost"] == 0))' "$T/a4.log"
 mode 1 normal
+# A reload while the decay waits (~1.3 s into its 2 s) must not restart
+# the wait: the pool's quiet time goes over with the triggers.
+wait_for 10 '[ "$(log_ms "$T/a4.log" msg=trigger pod=web-1 trigger=gc-pauses phase=inactive)" != -1 ]'
+sleep 1.2
+sed -i 's/cooldown: 600ms/cooldown: 700ms/' "$T/policy.yaml"
 check "metrics recover: weights decay back to 100 200 100" "$T/a4.log" wait_for 15 '[ "$(weights)" = "100 200 100 " ]'
 t_clear=$(log_ms "$T/a4.log" msg=trigger pod=web-1 trigger=gc-pauses phase=inactive)
 t_decay=$(log_ms "$T/a4.log" msg=rebalance reason=decay)
+t_reload=$($PY -c 'import datetime, json, sys
+r = [json.loads(l)["ts"] for l in open(sys.argv[1]) if "policies reloaded" in l]
+t = datetime.datetime.strptime(r[-1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+print(int(t.timestamp() * 1000) if len(r) == 2 else -1)' "$T/a4.log")
 check "decay only after decay: 2s clear ($t_clear -> $t_decay)" "$T/a4.log" \
 	test "$t_clear" -gt 0 -a "$t_decay" -ge $((t_clear + 2000))
+check "a reload at $((t_reload - t_clear)) ms into the wait does not restart it (decay $((t_decay - t_clear)) ms after clear)" \
+	"$T/a4.log" test "$t_reload" -gt 0 -a "$t_decay" -lt $((t_reload + 1500))
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID"
 check "SIGTERM: clean exit" "$T/a4.log" test $? = 0
