@@ -857,29 +857,34 @@ size_t series_carry(struct series_store *dst, const struct series_store *src, si
 	for (size_t i = 0; dst && src && i < src->containers.cap; i++) {
 		const struct series_container *c = src->containers.v[i].p;
 		uint32_t keep = src->ring < dst->ring ? src->ring : dst->ring, first;
+		bool refused = false;
 
 		if (!c || !c->seq)
 			continue;
 		first = c->seq > keep ? c->seq - keep + 1 : 1;
 		for (uint32_t k = first; k <= c->seq; k++) {
-			struct series_container *dc;
-			uint32_t seq;
+			struct series_container *dc = NULL;
+			uint32_t seq = 0;
 
 			/* Every slot is opened, so a series absent from one
-			 * stays stale there. */
-			if (open_slot(dst, container_key(src, c), c->ts[k % src->ring], &dc, &seq, NULL)) {
-				lost += c->n_series;
-				break;
-			}
+			 * stays stale there. A container the new store refuses
+			 * (a limit) has its samples counted as lost. */
+			refused = refused || open_slot(dst, container_key(src, c), c->ts[k % src->ring], &dc, &seq, NULL);
 			for (const struct series *sr = c->first; sr; sr = sr->next) {
 				const struct name *nm = &src->names[sr->name];
 				struct lref l[PROMTEXT_MAX_LABELS];
 				const char *p = labels_of(sr);
 				int name;
 
+				/* What the source has for slot k, and the new
+				 * store keeps that deep. */
 				if (k > sr->last_seq || sr->last_seq - k >= sr->depth || is_stale(sr->v[k % sr->depth]) ||
-				    (name = name_index(dst, nm->s, nm->len)) < 0)
+				    (name = name_index(dst, nm->s, nm->len)) < 0 || c->seq - k >= dst->names[name].depth)
 					continue;
+				if (refused) {
+					lost++;
+					continue;
+				}
 				for (size_t j = 0; j < sr->n_labels; j++) {
 					l[j].n = p;
 					l[j].nl = strlen(p);
