@@ -40,6 +40,7 @@ struct opts {
 	const char *secret_name;
 	bool secret_apply;
 	bool force;
+	bool drop_old_ca;
 	const char *webhook;
 	const char *kubeconfig;
 	const char *context;
@@ -67,7 +68,9 @@ static const char usage_text[] =
 	"  --force                 regenerate even if the existing pair is valid\n"
 	"API:\n"
 	"  --patch-webhook NAME    set caBundle in every webhook of this\n"
-	"                          MutatingWebhookConfiguration\n"
+	"                          MutatingWebhookConfiguration; for an hour after a\n"
+	"                          renewal it also trusts the CA it replaces\n"
+	"  --drop-old-ca           trust only the current CA at once (after a key leak)\n"
 	"  --kubeconfig FILE       kubeconfig to use (default: $KUBECONFIG, in-cluster,\n"
 	"                          ~/.kube/config); exec plugins are not supported\n"
 	"  --context NAME          kubeconfig context (default: current-context)\n"
@@ -153,7 +156,7 @@ static bool is_dns_subdomain(const char *s)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_SERVICE = 256, O_NAMESPACE, O_DNS, O_IP, O_OUT_DIR, O_SECRET_NAME, O_SECRET_APPLY,
-	       O_CA_VALIDITY, O_VALIDITY, O_RENEW, O_KEY_TYPE, O_FORCE, O_WEBHOOK, O_KUBECONFIG,
+	       O_CA_VALIDITY, O_VALIDITY, O_RENEW, O_KEY_TYPE, O_FORCE, O_DROP_OLD_CA, O_WEBHOOK, O_KUBECONFIG,
 	       O_CONTEXT, O_TIMEOUT, O_HELP };
 	static const struct option longopts[] = {
 		{"service", required_argument, NULL, O_SERVICE},
@@ -168,6 +171,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"renew-before", required_argument, NULL, O_RENEW},
 		{"key-type", required_argument, NULL, O_KEY_TYPE},
 		{"force", no_argument, NULL, O_FORCE},
+		{"drop-old-ca", no_argument, NULL, O_DROP_OLD_CA},
 		{"patch-webhook", required_argument, NULL, O_WEBHOOK},
 		{"kubeconfig", required_argument, NULL, O_KUBECONFIG},
 		{"context", required_argument, NULL, O_CONTEXT},
@@ -227,6 +231,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return usage_error("invalid --key-type '%s' (want ecdsa or rsa)", optarg);
 			break;
 		case O_FORCE: o->force = true; break;
+		case O_DROP_OLD_CA: o->drop_old_ca = true; break;
 		case O_WEBHOOK: o->webhook = optarg; break;
 		case O_KUBECONFIG: o->kubeconfig = optarg; break;
 		case O_CONTEXT: o->context = optarg; break;
@@ -253,6 +258,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage_error("invalid --patch-webhook '%s': must be a DNS-1123 subdomain", o->webhook);
 	if ((o->kubeconfig || o->context) && !o->webhook && !o->secret_apply)
 		return usage_error("%s", "--kubeconfig and --context need --patch-webhook or --secret-apply");
+	if (o->drop_old_ca && !o->webhook)
+		return usage_error("%s", "--drop-old-ca needs --patch-webhook");
 	{
 		struct pt_error e = {0};
 
@@ -520,9 +527,9 @@ out:
 }
 
 /* The caBundle webhook hook should carry (base64, into want): the CA, and
- * the one it replaces for as long as certgen_ca_bundle keeps it. */
-static enum pt_code wanted_bundle(const cJSON *hook, const struct certgen_bundle *b, time_t now, struct buf *want,
-				  struct pt_error *e)
+ * the one it replaces for as long as certgen_ca_bundle keeps it (grace_s). */
+static enum pt_code wanted_bundle(const cJSON *hook, const struct certgen_bundle *b, time_t now, int64_t grace_s,
+				  struct buf *want, struct pt_error *e)
 {
 	const char *cur = json_get_str(json_get(hook, "clientConfig"), "caBundle");
 	struct buf pem, dec;
@@ -533,7 +540,7 @@ static enum pt_code wanted_bundle(const cJSON *hook, const struct certgen_bundle
 	/* A caBundle that does not decode counts as none. */
 	if (!cur || base64_decode(&dec, cur, strlen(cur), "caBundle", NULL))
 		buf_reset(&dec);
-	rc = certgen_ca_bundle(b->ca_crt, b->ca_crt_len, dec.data, dec.len, now, &pem, e);
+	rc = certgen_ca_bundle(b->ca_crt, b->ca_crt_len, dec.data, dec.len, now, grace_s, &pem, e);
 	buf_reset(want);
 	if (!rc && base64_encode(want, pem.data, pem.len))
 		rc = pt_error_set(e, PT_NOMEM, "cannot encode the caBundle: out of memory");
@@ -545,7 +552,7 @@ static enum pt_code wanted_bundle(const cJSON *hook, const struct certgen_bundle
 /* Build the guarded JSON patch for every webhook whose caBundle differs.
  * Returns the number of webhooks to change, or -1 with e filled. */
 static int build_patch(const cJSON *obj, const char *name, const struct certgen_bundle *b, time_t now,
-		       cJSON **patch, int *total, struct pt_error *e)
+		       int64_t grace_s, cJSON **patch, int *total, struct pt_error *e)
 {
 	const char *rv = json_get_str(json_get(obj, "metadata"), "resourceVersion");
 	const cJSON *hooks = json_get(obj, "webhooks"), *hook;
@@ -582,7 +589,7 @@ static int build_patch(const cJSON *obj, const char *name, const struct certgen_
 				     i, name);
 			goto fail;
 		}
-		if (wanted_bundle(hook, b, now, &want, e))
+		if (wanted_bundle(hook, b, now, grace_s, &want, e))
 			goto fail;
 		if (!(cJSON_IsString(cur) && strcmp(cur->valuestring, want.data) == 0)) {
 			snprintf(path, sizeof path, "/webhooks/%d/clientConfig/caBundle", i);
@@ -646,7 +653,8 @@ static int run_patch_webhook(const struct opts *o, struct kube_config *cfg, stru
 				o->webhook, e.msg);
 			goto out;
 		}
-		changed = build_patch(obj, o->webhook, b, o->req.now, &patch, &total, &e);
+		changed = build_patch(obj, o->webhook, b, o->req.now,
+				      o->drop_old_ca ? 0 : CERTGEN_DEFAULT_OLD_CA_GRACE, &patch, &total, &e);
 		cJSON_Delete(obj);
 		if (changed < 0) {
 			fail(&e);

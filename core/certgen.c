@@ -458,55 +458,6 @@ static X509 *parse_cert(const char *pem, size_t len)
 	return x;
 }
 
-/* A CA that still counts at now: a CA certificate inside its validity. */
-static bool live_ca(X509 *x, time_t now)
-{
-	time_t t = now;
-
-	return X509_check_ca(x) > 0 && X509_cmp_time(X509_get0_notBefore(x), &t) < 0 &&
-	       X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
-}
-
-enum pt_code certgen_ca_bundle(const char *ca_pem, size_t ca_len, const char *current, size_t cur_len,
-			       time_t now, struct buf *out, struct pt_error *e)
-{
-	X509 *ca = parse_cert(ca_pem, ca_len), *cur[2] = {NULL, NULL}, *keep = NULL;
-	enum pt_code rc = PT_OK;
-	BIO *b = NULL;
-	char *pem;
-	long n;
-
-	if (!ca) {
-		ERR_clear_error();
-		return pt_error_set(e, PT_SYNTAX, "the CA to trust is not a PEM certificate");
-	}
-	/* The first two certificates of the current bundle; garbage is none. */
-	if (current && cur_len <= CERTGEN_MAX_PEM_BYTES && (b = BIO_new_mem_buf(current, (int)cur_len)))
-		for (int i = 0; i < 2 && (cur[i] = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)); i++)
-			;
-	BIO_free(b);
-	b = NULL;
-	keep = cur[0] && X509_cmp(cur[0], ca) == 0 ? cur[1] : cur[0];
-	if (keep && (X509_cmp(keep, ca) == 0 || !live_ca(keep, now)))
-		keep = NULL;
-	buf_reset(out);
-	if (buf_append(out, ca_pem, ca_len) || (ca_len && ca_pem[ca_len - 1] != '\n' && buf_putc(out, '\n')))
-		goto nomem;
-	if (keep && (!(b = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(b, keep) ||
-		     (n = BIO_get_mem_data(b, &pem)) <= 0 || buf_append(out, pem, (size_t)n)))
-		goto nomem;
-	goto out;
-nomem:
-	rc = pt_error_set(e, PT_NOMEM, "caBundle: out of memory");
-out:
-	BIO_free(b);
-	X509_free(ca);
-	X509_free(cur[0]);
-	X509_free(cur[1]);
-	ERR_clear_error();
-	return rc;
-}
-
 static EVP_PKEY *parse_key(const char *pem, size_t len)
 {
 	BIO *b;
@@ -530,6 +481,73 @@ static bool asn1_to_time(const ASN1_TIME *t, time_t *out)
 		return false;
 	*out = timegm(&tm);
 	return true;
+}
+
+/* A CA that still counts at now: a CA certificate inside its validity. */
+static bool live_ca(X509 *x, time_t now)
+{
+	time_t t = now;
+
+	return X509_check_ca(x) > 0 && X509_cmp_time(X509_get0_notBefore(x), &t) < 0 &&
+	       X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
+}
+
+/* Whether x is one of the certificates in len bytes of PEM. */
+static bool pem_holds(const char *pem, size_t len, X509 *x)
+{
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	bool found = false;
+	X509 *y;
+
+	while (b && !found && (y = PEM_read_bio_X509(b, NULL, no_passphrase, NULL))) {
+		found = X509_cmp(x, y) == 0;
+		X509_free(y);
+	}
+	BIO_free(b);
+	return found;
+}
+
+enum pt_code certgen_ca_bundle(const char *ca_pem, size_t ca_len, const char *current, size_t cur_len,
+			       time_t now, int64_t grace_s, struct buf *out, struct pt_error *e)
+{
+	X509 *ca = parse_cert(ca_pem, ca_len), *cur[2] = {NULL, NULL}, *keep = NULL;
+	enum pt_code rc = PT_OK;
+	time_t made;
+	BIO *b = NULL;
+	char *pem;
+	long n;
+
+	if (!ca) {
+		ERR_clear_error();
+		return pt_error_set(e, PT_SYNTAX, "the CA to trust is not a PEM certificate");
+	}
+	/* The first two certificates of the current bundle; garbage is none. */
+	if (current && cur_len <= CERTGEN_MAX_PEM_BYTES && (b = BIO_new_mem_buf(current, (int)cur_len)))
+		for (int i = 0; i < 2 && (cur[i] = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)); i++)
+			;
+	BIO_free(b);
+	b = NULL;
+	if (grace_s > 0 && asn1_to_time(X509_get0_notBefore(ca), &made) && now - made < grace_s) {
+		keep = cur[0] && X509_cmp(cur[0], ca) == 0 ? cur[1] : cur[0];
+		if (keep && (pem_holds(ca_pem, ca_len, keep) || !live_ca(keep, now)))
+			keep = NULL;
+	}
+	buf_reset(out);
+	if (buf_append(out, ca_pem, ca_len) || (ca_len && ca_pem[ca_len - 1] != '\n' && buf_putc(out, '\n')))
+		goto nomem;
+	if (keep && (!(b = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(b, keep) ||
+		     (n = BIO_get_mem_data(b, &pem)) <= 0 || buf_append(out, pem, (size_t)n)))
+		goto nomem;
+	goto out;
+nomem:
+	rc = pt_error_set(e, PT_NOMEM, "caBundle: out of memory");
+out:
+	BIO_free(b);
+	X509_free(ca);
+	X509_free(cur[0]);
+	X509_free(cur[1]);
+	ERR_clear_error();
+	return rc;
 }
 
 static void format_time(time_t t, char *buf, size_t len)

@@ -26,6 +26,10 @@
 #define CERTGEN_DEFAULT_CA_VALIDITY (10LL * 365 * 86400)
 #define CERTGEN_DEFAULT_VALIDITY (365LL * 86400)
 #define CERTGEN_DEFAULT_RENEW_BEFORE (30LL * 86400)
+/* How long a renewed caBundle also trusts the CA it replaces: ample for the
+ * kubelet to refresh every webhook pod's Secret volume (about a minute),
+ * short enough that the daily certgen run drops it. */
+#define CERTGEN_DEFAULT_OLD_CA_GRACE (3600LL)
 
 /* The file names in a directory, which are also the keys of a
  * kubernetes.io/tls Secret (plus ca.crt, which cert-manager also writes). */
@@ -123,15 +127,16 @@ enum pt_code certgen_write_dir(const char *dir, const struct certgen_bundle *b,
  * ca_pem, given the one it carries now (current: cur_len bytes of PEM, or
  * anything else, which counts as no bundle). Renewing must not open an x509
  * window: the webhook's pods serve the old pair until the kubelet refreshes
- * their Secret volume, a minute or more after the Secret changes. So the
- * bundle is the new CA, then the CA it replaces while that one is an
- * unexpired CA at now; its key was never written, so it can sign nothing
- * new. A bundle that already starts with this CA keeps its second
- * certificate on the same terms, so running certgen again soon after a
- * renewal does not drop the old CA early; the next renewal does. PT_SYNTAX
- * when ca_pem holds no certificate. */
+ * their Secret volume, a minute or more after the Secret changes. So for
+ * grace_s seconds after ca_pem's CA was made (its notBefore) the bundle is
+ * that CA, then the one the current bundle starts with if it is another
+ * unexpired CA (its key was never written, so it signs nothing new); a
+ * bundle that already starts with this CA keeps its second certificate on
+ * the same terms. After grace_s, or with grace_s 0 (a key leak: drop the
+ * old pair's trust at once), the bundle is ca_pem alone. PT_SYNTAX when
+ * ca_pem holds no certificate. */
 enum pt_code certgen_ca_bundle(const char *ca_pem, size_t ca_len, const char *current, size_t cur_len,
-			       time_t now, struct buf *out, struct pt_error *e) PT_WUR;
+			       time_t now, int64_t grace_s, struct buf *out, struct pt_error *e) PT_WUR;
 
 /* Free the texts; b is empty again. NULL is a no-op. */
 void certgen_bundle_release(struct certgen_bundle *b);

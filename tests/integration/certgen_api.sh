@@ -223,6 +223,10 @@ expect "the next renewal drops the oldest CA" 0 "patched caBundle: 2 of 2" -- \
 	"${CG[@]}" --out-dir "$T/certs" --patch-webhook podtuner --kubeconfig "$T/kc" --force
 [ "$(cabundles podtuner | sort -u)" = "$(cat "$T/certs/ca.crt" "$T/mid-ca.crt" | base64 -w0)" ] &&
 	ok "caBundles: at most two CAs" || bad "caBundles after the second renewal"
+expect "--drop-old-ca trusts only the current CA at once" 0 "patched caBundle: 2 of 2" -- \
+	"${CG[@]}" --out-dir "$T/certs" --patch-webhook podtuner --kubeconfig "$T/kc" --drop-old-ca
+[ "$(cabundles podtuner | sort -u)" = "$(base64 -w0 "$T/certs/ca.crt")" ] &&
+	ok "--drop-old-ca: caBundle is ca.crt alone" || bad "caBundles after --drop-old-ca"
 
 # tokenFile and certificate-authority as paths relative to the kubeconfig
 mkdir -p "$T/kcdir/creds"

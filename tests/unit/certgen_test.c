@@ -318,7 +318,8 @@ static const char *bundle_of(const struct certgen_bundle *ca, const char *cur, t
 {
 	struct pt_error e = {0};
 
-	if (certgen_ca_bundle(ca->ca_crt, ca->ca_crt_len, cur, cur ? strlen(cur) : 0, now, out, &e) != PT_OK)
+	if (certgen_ca_bundle(ca->ca_crt, ca->ca_crt_len, cur, cur ? strlen(cur) : 0, now, CERTGEN_DEFAULT_OLD_CA_GRACE,
+			      out, &e) != PT_OK)
 		return "";
 	return out->data;
 }
@@ -375,9 +376,25 @@ static void test_ca_bundle(void)
 		CHECK_STR(bundle_of(&nw, with_gone, now, &out), nw.ca_crt); /* its old CA expired */
 		free(with_gone);
 	}
-	/* The old CA's trust ends when it does. */
-	CHECK_STR(bundle_of(&nw, old.ca_crt, now + CERTGEN_DEFAULT_CA_VALIDITY + 86400, &out), nw.ca_crt);
-	CHECK_INT(certgen_ca_bundle("not a pem", 9, NULL, 0, now, &out, &e), PT_SYNTAX);
+	/* The grace ends an hour after the new CA was made (its notBefore is
+	 * 5 minutes back for clock skew): then the bundle is the CA alone. */
+	CHECK_STR(bundle_of(&nw, both, now + 50 * 60, &out), both);
+	CHECK_STR(bundle_of(&nw, both, now + 56 * 60, &out), nw.ca_crt);
+	CHECK_STR(bundle_of(&nw, old.ca_crt, now + 2 * 3600, &out), nw.ca_crt);
+	/* No grace at all: a key leak. */
+	CHECK_INT(certgen_ca_bundle(nw.ca_crt, nw.ca_crt_len, both, strlen(both), now, 0, &out, &e), PT_OK);
+	CHECK_STR(out.data, nw.ca_crt);
+	/* A ca.crt of two certificates never takes its own second one for
+	 * the old CA. */
+	{
+		char *two = cat(nw.ca_crt, older.ca_crt), *cur = cat(older.ca_crt, old.ca_crt);
+
+		CHECK_INT(certgen_ca_bundle(two, strlen(two), cur, strlen(cur), now, 3600, &out, &e), PT_OK);
+		CHECK_STR(out.data, two);
+		free(two);
+		free(cur);
+	}
+	CHECK_INT(certgen_ca_bundle("not a pem", 9, NULL, 0, now, 3600, &out, &e), PT_SYNTAX);
 	free(both);
 	free(two_old);
 	free(three);
