@@ -170,8 +170,10 @@ static char *jp_string(struct jp *j)
 
 	for (;;) {
 		/* Eight bytes at a time while none is a quote, a backslash or
-		 * a control character (the bit tricks of "Bit Twiddling Hacks":
-		 * a zero byte in x is one where (x - 0x01..) & ~x & 0x80.. is set). */
+		 * a control character. The tests of "Bit Twiddling Hacks":
+		 * (x - 0x01..) & ~x & 0x80.. is non-zero iff some byte of x is
+		 * zero, and (x - 0x20..) & ~x & 0x80.. iff some byte is below
+		 * 0x20; exact for the word, not for which byte. */
 		while (j->end - q >= 8) {
 			uint64_t w, ones = 0x0101010101010101u, high = 0x8080808080808080u;
 

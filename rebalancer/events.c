@@ -124,6 +124,8 @@ enum pt_code events_encode(const struct events_item *it, const char *instance, i
 /* --- the spam filter ------------------------------------------------------ */
 
 #define SPAM_CAP (sizeof ((struct events_spam *)0)->v / sizeof ((struct events_spam *)0)->v[0])
+_Static_assert((SPAM_CAP & (SPAM_CAP - 1)) == 0 && SPAM_CAP > EVENTS_SPAM_PODS,
+	       "the spam table is probed with a mask and always has a free slot");
 
 /* The bucket at now: refilled for the time since at_ms, at most full. */
 static double spam_tokens(const struct events_spam_slot *sl, int64_t now_ms)
