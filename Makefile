@@ -28,7 +28,7 @@ WARN += -Werror
 endif
 
 CFLAGS_ALL := -std=gnu11 -g -O2 $(WARN) -MMD -MP -D_GNU_SOURCE \
-              -DPT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+              $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lpthread -lm
 
@@ -42,7 +42,7 @@ endif
 # Every module but cli/main.c goes into one static library that the binary
 # and the unit tests link.
 LIB_SRC  := $(wildcard core/*.c webhook/*.c rebalancer/*.c) $(filter-out cli/main.c,$(wildcard cli/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o) $(O)/gen/embedded.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o) $(O)/gen/embedded.o $(O)/gen/version.o
 TEST_SRC := $(wildcard tests/unit/*_test.c)
 TEST_BIN := $(TEST_SRC:%.c=$(O)/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
@@ -54,7 +54,7 @@ IMAGE ?= podtuner:$(VERSION)
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
-.PHONY: all deps test unit integration vm vm-bin demo bench bench-effect lint format clean install help image \
+.PHONY: FORCE all deps test unit integration vm vm-bin demo bench bench-effect lint format clean install help image \
 	fuzz fuzz-bin
 all: $(BIN)
 
@@ -68,6 +68,16 @@ $(O)/gen/embedded.S: $(POLICIES) scripts/embed.sh
 	@mkdir -p $(@D)
 	$(Q)scripts/embed.sh $(POLICIES) > $@
 $(O)/gen/embedded.o: $(O)/gen/embedded.S
+	$(Q)$(CC) -c -o $@ $<
+
+# The version lives in one generated file, rewritten only when it changes:
+# make re-reads its time after this recipe, so version.o (and the link)
+# are redone only then.
+$(O)/gen/version.c: FORCE
+	@mkdir -p $(@D)
+	@v='const char pt_version[] = "$(VERSION)";'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+FORCE:
+$(O)/gen/version.o: $(O)/gen/version.c
 	$(Q)$(CC) -c -o $@ $<
 
 $(O)/libpodtuner.a: $(LIB_OBJ)
@@ -115,14 +125,20 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_O       := build/fuzz
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer $(WARN) -MMD -MP -D_GNU_SOURCE \
-                -DPT_VERSION='"fuzz"' $(PKG_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/obj/%.o) $(FUZZ_O)/obj/gen/embedded.o
+                $(PKG_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_O)/obj/%.o) $(FUZZ_O)/obj/gen/embedded.o $(FUZZ_O)/obj/gen/version.o
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(wildcard tests/fuzz/*_fuzz.c))
 
 $(FUZZ_O)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  FUZZCC $<')
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_O)/gen/version.c:
+	@mkdir -p $(@D)
+	@echo 'const char pt_version[] = "fuzz";' >$@
+$(FUZZ_O)/obj/gen/version.o: $(FUZZ_O)/gen/version.c
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) -c -o $@ $<
 $(FUZZ_O)/gen/embedded.S: $(POLICIES) scripts/embed.sh
 	@mkdir -p $(@D)
 	$(Q)scripts/embed.sh $(POLICIES) > $@

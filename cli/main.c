@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/json.h"
+#include "../core/version.h"
 #include "certgen.h"
 #include "mutate.h"
 #include "policytest.h"
@@ -21,7 +22,7 @@ static int version_main(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("podtuner %s\n", PT_VERSION);
+	printf("podtuner %s\n", pt_version);
 	return 0;
 }
 

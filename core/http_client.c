@@ -4,6 +4,7 @@
  * and https are allowed and redirects are never followed, so a bearer
  * token cannot be sent anywhere but the URL the caller chose. */
 #include "http_client.h"
+#include "version.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -13,9 +14,6 @@
 
 #include <curl/curl.h>
 
-#ifndef PT_VERSION
-#define PT_VERSION "dev"
-#endif
 
 #define MAX_METHOD_LEN 16
 
@@ -300,6 +298,15 @@ static CURLcode set_tls(CURL *h, const struct http_request *req)
 	return curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 }
 
+const char *http_user_agent(void)
+{
+	static _Thread_local char ua[96];
+
+	/* libcurl copies the strings it is given (curl_easy_setopt(3)). */
+	snprintf(ua, sizeof ua, "podtuner/%s", pt_version);
+	return ua;
+}
+
 enum pt_code http_client_do(struct http_client *c, const struct http_request *req,
 			    struct http_response *resp, struct pt_error *e)
 {
@@ -352,7 +359,7 @@ enum pt_code http_client_do(struct http_client *c, const struct http_request *re
 	/* HTTP/1.1 keeps a watch a plain chunked stream, and is what every
 	 * Kubernetes API endpoint serves. */
 	if (!res) res = curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	if (!res) res = curl_easy_setopt(h, CURLOPT_USERAGENT, "podtuner/" PT_VERSION);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_USERAGENT, http_user_agent());
 	if (!res) res = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	if (!res) res = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 					 req->connect_timeout_ms > 0 ? req->connect_timeout_ms

@@ -119,4 +119,8 @@ enum pt_code http_client_do(struct http_client *c, const struct http_request *re
  * "CURLE_<n>". Exposed for the scraper, which maps its own results. */
 const char *http_curl_code_name(int code);
 
+/* "podtuner/<version>": the User-Agent of every request podtuner makes.
+ * Per thread; valid until the thread's next call. */
+const char *http_user_agent(void);
+
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../core/arena.h"
+#include "../core/version.h"
 #include "../core/httpd.h"
 #include "../core/json.h"
 #include "../core/kube.h"
@@ -1555,7 +1556,7 @@ static enum pt_code setup_metrics(struct agent *ag, struct pt_error *e)
 	static const double cpu_bounds[] = {100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3};
 	const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "error", NULL},
 		   *good[] = {"result", "success", NULL}, *fail[] = {"result", "failure", NULL},
-		   *dry[] = {"result", "dry_run", NULL}, *bi[] = {"version", PT_VERSION, NULL},
+		   *dry[] = {"result", "dry_run", NULL}, *bi[] = {"version", pt_version, NULL},
 		   *posted[] = {"result", "posted", NULL}, *failed[] = {"result", "failed", NULL},
 		   *dropped[] = {"result", "dropped", NULL}, *throttled[] = {"result", "throttled", NULL};
 	struct metrics *m = ag->m = metrics_new();
@@ -1905,7 +1906,7 @@ int agent_run(const struct agent_config *cfg_in)
 			log_bool(&l, "events", ag.events != NULL);
 			if (ag.srv)
 				log_int(&l, "metrics_port", httpd_port(ag.srv));
-			log_str(&l, "version", PT_VERSION);
+			log_str(&l, "version", pt_version);
 			log_end(&l);
 		}
 	}

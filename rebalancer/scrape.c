@@ -25,9 +25,6 @@
 #include "../core/buf.h"
 #include "../core/http_client.h"
 
-#ifndef PT_VERSION
-#define PT_VERSION "dev"
-#endif
 
 #define POLL_MS 100        /* longest wait between stop-flag checks */
 #define MIN_CACHE 8        /* connection cache floor */
@@ -255,7 +252,7 @@ static CURL *worker_easy(struct scrape *s, struct worker *w)
 	/* Pod IPs are on this node: never through an http_proxy from the
 	 * environment (libcurl honours it by default). */
 	if (!res) res = curl_easy_setopt(h, CURLOPT_PROXY, "");
-	if (!res) res = curl_easy_setopt(h, CURLOPT_USERAGENT, "podtuner/" PT_VERSION);
+	if (!res) res = curl_easy_setopt(h, CURLOPT_USERAGENT, http_user_agent());
 	/* libcurl's receive buffer (16 KiB by default) exists per worker. */
 	if (!res) res = curl_easy_setopt(h, CURLOPT_BUFFERSIZE, SCRAPE_RECV_BUFFER);
 	if (!res) res = curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);

@@ -22,7 +22,7 @@ fi
 # a char pointer (C11 7.16.1.1p2). ctuuninitvar: output parameters.
 if command -v cppcheck >/dev/null; then
 	if ! cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
-		--inline-suppr --suppress=missingIncludeSystem --suppress=varFuncNullUB --suppress=ctuuninitvar -D_GNU_SOURCE -DPT_VERSION='"lint"' \
+		--inline-suppr --suppress=missingIncludeSystem --suppress=varFuncNullUB --suppress=ctuuninitvar -D_GNU_SOURCE \
 		--include=scripts/cppcheck-defs.h \
 		-I core core webhook rebalancer cli; then
 		status=1

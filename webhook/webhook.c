@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../core/duration.h"
+#include "../core/version.h"
 #include "../core/json.h"
 #include "../core/httpd.h"
 #include "../core/log.h"
@@ -323,7 +324,7 @@ static enum pt_code setup_metrics(struct webhook *w, struct pt_error *e)
 	static const double bounds[] = {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3, 1};
 	static const char *const rejected[5] = {"not_found", "method_not_allowed", "too_large", "unsupported_media_type",
 						"timed_out"};
-	const char *bi[] = {"version", PT_VERSION, NULL};
+	const char *bi[] = {"version", pt_version, NULL};
 	enum pt_code rc = PT_OK;
 
 	if (!(w->m = metrics_new()))
@@ -535,7 +536,7 @@ int webhook_run(const struct webhook_config *cfg)
 		}
 		log_int(&l, "policies", (int64_t)w.ps->n);
 		log_str(&l, "policy_source", cfg->n_policy_paths ? cfg->policy_paths[0] : "built-in");
-		log_str(&l, "version", PT_VERSION);
+		log_str(&l, "version", pt_version);
 		log_int(&l, "startup_us", (int64_t)((now_ns() - t0) / 1000));
 		log_end(&l);
 	}
