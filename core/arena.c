@@ -62,6 +62,10 @@ void *arena_alloc(struct arena *a, size_t n)
 	struct arena_chunk *c = a->head;
 	size_t size;
 
+	/* Round up to 16, refusing what the rounding or a chunk header
+	 * would wrap. */
+	if (n > SIZE_MAX - 15 - sizeof *c)
+		return NULL;
 	n = (n + 15) & ~(size_t)15;
 	if (n == 0)
 		n = 16;
@@ -71,8 +75,6 @@ void *arena_alloc(struct arena *a, size_t n)
 		return p;
 	}
 	size = n > a->chunk_size / 4 ? n : a->chunk_size;
-	if (n > SIZE_MAX - sizeof *c)
-		return NULL;
 	if (a->max && (size > a->max || a->total > a->max - size))
 		return NULL;
 	c = malloc(sizeof *c + size);
