@@ -2,6 +2,8 @@
 /* Flag value parsing, strict: no trailing junk, no silent wrap. */
 #include "args.h"
 
+#include <stdio.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +35,23 @@ bool args_ms(const char *s, unsigned lo, unsigned hi, unsigned *out)
 	return true;
 }
 
-const char *args_option_name(const struct option *opts, int val)
+int args_bad_value(const char *cmd, const struct option *opts, int val, const char *value)
 {
+	const char *name = "?";
+
 	for (; opts->name; opts++)
-		if (opts->val == val)
-			return opts->name;
-	return "?";
+		if (opts->val == val) {
+			name = opts->name;
+			break;
+		}
+	fprintf(stderr, "podtuner %s: bad value '%s' for --%s\n", cmd, value ? value : "", name);
+	return 2;
+}
+
+int args_no_operands(const char *cmd, int argc, char **argv, const char *usage)
+{
+	if (optind == argc)
+		return 0;
+	fprintf(stderr, "podtuner %s: unexpected argument '%s'\n%s", cmd, argv[optind], usage);
+	return 2;
 }

@@ -12,7 +12,12 @@ bool args_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
 /* Parse a duration ("500ms", "2s") into milliseconds in [lo, hi]. */
 bool args_ms(const char *s, unsigned lo, unsigned hi, unsigned *out);
 
-/* The long name of the option whose value is val, for messages. */
-const char *args_option_name(const struct option *opts, int val);
+/* Say on stderr that option val (of opts) of subcommand cmd got a bad
+ * value; returns 2, the usage-error exit status. */
+int args_bad_value(const char *cmd, const struct option *opts, int val, const char *value);
+
+/* 2 with a message and the usage when argv has arguments past optind
+ * (which subcommand cmd does not take), else 0. */
+int args_no_operands(const char *cmd, int argc, char **argv, const char *usage);
 
 #endif

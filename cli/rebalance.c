@@ -117,16 +117,11 @@ int rebalance_main(int argc, char **argv)
 			fputs(usage, stderr);
 			return 2;
 		}
-		if (!ok) {
-			fprintf(stderr, "podtuner rebalance: bad value '%s' for --%s\n", optarg ? optarg : "",
-				args_option_name(opts, c));
-			return 2;
-		}
+		if (!ok)
+			return args_bad_value("rebalance", opts, c, optarg);
 	}
-	if (optind != argc) {
-		fprintf(stderr, "podtuner rebalance: unexpected argument '%s'\n%s", argv[optind], usage);
+	if (args_no_operands("rebalance", argc, argv, usage))
 		return 2;
-	}
 	if (do_restore) {
 		if (!cfg.checkpoint)
 			cfg.checkpoint = AGENT_CHECKPOINT_DEFAULT;

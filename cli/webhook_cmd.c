@@ -89,15 +89,10 @@ int webhook_cmd_main(int argc, char **argv)
 			fputs(usage, stderr);
 			return 2;
 		}
-		if (!ok) {
-			fprintf(stderr, "podtuner webhook: bad value '%s' for --%s\n", optarg ? optarg : "",
-				args_option_name(opts, c));
-			return 2;
-		}
+		if (!ok)
+			return args_bad_value("webhook", opts, c, optarg);
 	}
-	if (optind != argc) {
-		fprintf(stderr, "podtuner webhook: unexpected argument '%s'\n%s", argv[optind], usage);
+	if (args_no_operands("webhook", argc, argv, usage))
 		return 2;
-	}
 	return webhook_run(&cfg);
 }
