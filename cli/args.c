@@ -2,9 +2,8 @@
 /* Flag value parsing, strict: no trailing junk, no silent wrap. */
 #include "args.h"
 
-#include <stdio.h>
-
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
