@@ -28,33 +28,6 @@ static pid_t fake_pid;
 static int fake_port;
 static struct certgen_bundle certs;
 
-static void ms_sleep(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void put_file(const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (!(f = fopen(path, "w")))
-		exit(2);
-	fputs(text, f);
-	fclose(f);
-}
-
 static struct events_item item(const char *pod, const char *container, const char *reason, const char *msg)
 {
 	struct events_item it = {.type = EVENTS_NORMAL, .time_ms = 1700000000123};
@@ -222,8 +195,8 @@ static void setup(void)
 		TFAIL("certgen: %s", e.msg);
 		exit(2);
 	}
-	put_file("api.crt", certs.tls_crt);
-	put_file("api.key", certs.tls_key);
+	test_put_file(dir, "api.crt", certs.tls_crt);
+	test_put_file(dir, "api.key", certs.tls_key);
 	snprintf(cert, sizeof cert, "%s/api.crt", dir);
 	snprintf(key, sizeof key, "%s/api.key", dir);
 	snprintf(portf, sizeof portf, "%s/port", dir);
@@ -238,7 +211,7 @@ static void setup(void)
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && access(portf, R_OK) != 0; i++)
-		ms_sleep(25);
+		test_sleep_ms(25);
 	if (access(portf, R_OK) != 0) {
 		TFAIL("the fake apiserver did not start (see %s)", log);
 		exit(2);
@@ -318,14 +291,14 @@ static long api(const char *method, const char *path, const char *body, struct b
 static bool wait_stats(struct events *ev, uint64_t posted, uint64_t failed, long ms)
 {
 	struct events_stats st;
-	uint64_t end = now_ms() + (uint64_t)ms;
+	uint64_t end = test_now_ms() + (uint64_t)ms;
 
 	do {
 		events_get_stats(ev, &st);
 		if (st.posted >= posted && st.failed >= failed)
 			return true;
-		ms_sleep(20);
-	} while (now_ms() < end);
+		test_sleep_ms(20);
+	} while (test_now_ms() < end);
 	TFAIL("stats: posted %llu (want %llu), failed %llu (want %llu), last error '%s'",
 	      (unsigned long long)st.posted, (unsigned long long)posted, (unsigned long long)st.failed,
 	      (unsigned long long)failed, st.last_error);
@@ -411,21 +384,21 @@ static void test_hung_apiserver(void)
 		goto out;
 	/* The first is taken by the thread, which then hangs in its POST. */
 	CHECK(events_emit(ev, &it));
-	ms_sleep(200);
+	test_sleep_ms(200);
 	for (int i = 0; i < 20; i++) {
-		t0 = now_ms();
+		t0 = test_now_ms();
 		accepted += events_emit(ev, &it);
-		if (now_ms() - t0 > worst)
-			worst = now_ms() - t0;
+		if (test_now_ms() - t0 > worst)
+			worst = test_now_ms() - t0;
 	}
 	CHECK_INT(accepted, 4); /* the queue's size */
 	CHECK(worst < 50);
 	events_get_stats(ev, &st);
 	CHECK_INT(st.dropped, 16);
 	CHECK_INT(st.posted, 0);
-	t0 = now_ms();
+	t0 = test_now_ms();
 	events_free(ev); /* abandons the hung POST and drops the queued four */
-	CHECK(now_ms() - t0 < 3000);
+	CHECK(test_now_ms() - t0 < 3000);
 out:
 	kube_config_free(cfg);
 	close(fd);

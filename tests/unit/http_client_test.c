@@ -21,20 +21,13 @@ struct conn {
 	struct buf body;
 };
 
-static void ms_sleep(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* /slow: a line every 50 ms until quit, like a watch stream. */
 static ssize_t slow_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	(void)cls;
 	if (atomic_load(&quit) || pos > 100000)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	ms_sleep(50);
+	test_sleep_ms(50);
 	return snprintf(buf, max, "{\"type\":\"ADDED\",\"n\":%llu}\n", (unsigned long long)pos);
 }
 
@@ -100,7 +93,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (strcmp(url, "/hang") == 0) {
 		for (int i = 0; i < 100 && !atomic_load(&quit); i++)
-			ms_sleep(50);
+			test_sleep_ms(50);
 		return reply(c, 200, "text/plain", "late");
 	}
 	return reply(c, 404, "text/plain", "no such path");
@@ -242,7 +235,7 @@ static atomic_bool flag;
 static void *raise_flag(void *arg)
 {
 	(void)arg;
-	ms_sleep(300);
+	test_sleep_ms(300);
 	atomic_store(&flag, true);
 	return NULL;
 }

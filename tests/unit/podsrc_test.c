@@ -26,34 +26,6 @@
 
 static char dir[64];
 
-static void ms_sleep(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void put_file(const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (!f)
-		exit(2);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void setup(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/podsrc_test.XXXXXX");
@@ -184,7 +156,7 @@ static void write_list(const char *name, int n, const char *label)
 					pod_json(pod, sizeof pod, pname, uid, label));
 	}
 	snprintf(text + len, sizeof text - len, "]}\n");
-	put_file(name, text);
+	test_put_file(dir, name, text);
 }
 
 /* Replace pods.json atomically (rename over it), as kubectl cp or a
@@ -193,7 +165,7 @@ static void replace_atomic(const char *text)
 {
 	char tmp[256], path[256];
 
-	put_file("pods.tmp", text);
+	test_put_file(dir, "pods.tmp", text);
 	snprintf(tmp, sizeof tmp, "%s/pods.tmp", dir);
 	snprintf(path, sizeof path, "%s/pods.json", dir);
 	if (rename(tmp, path) != 0)
@@ -300,7 +272,7 @@ static void test_file_source(void)
 	podsrc_free(NULL);
 
 	/* A bad file at start is an error, with its position. */
-	put_file("bad.json", "{\"items\": [\n  {\"metadata\": {\"name\": \"a\",}}\n]}");
+	test_put_file(dir, "bad.json", "{\"items\": [\n  {\"metadata\": {\"name\": \"a\",}}\n]}");
 	snprintf(path, sizeof path, "%s/bad.json", dir);
 	CHECK(podsrc_file_new(path, &e) == NULL);
 	CHECK_INT(e.code, PT_SYNTAX);
@@ -335,8 +307,8 @@ static void start_fake(void)
 		TFAIL("certgen: %s", e.msg);
 		exit(2);
 	}
-	put_file("api.crt", certs.tls_crt);
-	put_file("api.key", certs.tls_key);
+	test_put_file(dir, "api.crt", certs.tls_crt);
+	test_put_file(dir, "api.key", certs.tls_key);
 	snprintf(cert, sizeof cert, "%s/api.crt", dir);
 	snprintf(key, sizeof key, "%s/api.key", dir);
 	snprintf(portf, sizeof portf, "%s/port", dir);
@@ -351,7 +323,7 @@ static void start_fake(void)
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && access(portf, R_OK) != 0; i++)
-		ms_sleep(25);
+		test_sleep_ms(25);
 	if (access(portf, R_OK) != 0) {
 		TFAIL("the fake apiserver did not start (see %s)", log);
 		exit(2);
@@ -449,19 +421,19 @@ typedef bool (*pred_fn)(struct model *m, const struct podsrc_stats *st, const vo
 static bool pump(struct podsrc *src, struct model *m, pred_fn pred, const void *arg, long ms, const char *what)
 {
 	struct podsrc_stats st;
-	uint64_t end = now_ms() + (uint64_t)ms;
+	uint64_t end = test_now_ms() + (uint64_t)ms;
 
 	for (;;) {
 		podsrc_poll(src, on_event, m);
 		podsrc_get_stats(src, &st);
 		if (pred(m, &st, arg))
 			return true;
-		if (now_ms() > end) {
+		if (test_now_ms() > end) {
 			TFAIL("timed out after %ld ms waiting for %s (pods %d, resyncs %d, last error '%s')", ms, what,
 			      m->n, m->resyncs, st.last_error);
 			return false;
 		}
-		ms_sleep(10);
+		test_sleep_ms(10);
 	}
 }
 
@@ -542,7 +514,7 @@ static struct kube_config *make_config(void)
 
 	buf_init(&ca, 1 << 16);
 	CHECK_INT(base64_encode(&ca, certs.ca_crt, certs.ca_crt_len), PT_OK);
-	put_file("token", "T1\n");
+	test_put_file(dir, "token", "T1\n");
 	snprintf(text, sizeof text,
 		 "{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\",\"user\":\"u\"}}],"
 		 "\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://127.0.0.1:%d\","
@@ -783,7 +755,7 @@ static void test_kube_source(void)
 	{
 		char tmp[256], path[256];
 
-		put_file("token.new", "T2\n");
+		test_put_file(dir, "token.new", "T2\n");
 		snprintf(tmp, sizeof tmp, "%s/token.new", dir);
 		snprintf(path, sizeof path, "%s/token", dir);
 		CHECK_INT(rename(tmp, path), 0);
@@ -806,9 +778,9 @@ static void test_kube_source(void)
 	CHECK(!m.bad);
 
 	/* Stop is prompt while a watch is open. */
-	t0 = now_ms();
+	t0 = test_now_ms();
 	podsrc_free(src);
-	t0 = now_ms() - t0;
+	t0 = test_now_ms() - t0;
 	CHECK(t0 < 2500);
 	fprintf(stderr, "  podsrc_free with a watch open took %llu ms\n", (unsigned long long)t0);
 	src = NULL;
@@ -827,11 +799,11 @@ static void test_kube_source(void)
 		snprintf(name, sizeof name, "burst-%d", i);
 		create_pod(name, "n1");
 	}
-	t0 = now_ms();
+	t0 = test_now_ms();
 	do { /* not polling: the agent is stalled */
-		ms_sleep(20);
+		test_sleep_ms(20);
 		podsrc_get_stats(src, &st);
-	} while (st.lists == before.lists && now_ms() - t0 < 5000);
+	} while (st.lists == before.lists && test_now_ms() - t0 < 5000);
 	CHECK(st.overflows >= 1);
 	CHECK(st.lists >= before.lists + 1);
 	want = 18;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int test_failures;
 static int test_checks;
@@ -119,6 +120,35 @@ static inline char *test_slurp(const char *path, size_t *len)
 	if (len)
 		*len = (size_t)n;
 	return p;
+}
+
+/* Helpers of the tests that run servers and wait for them. */
+static inline void test_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static inline uint64_t test_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Write text to dir/name, or exit 2 (the harness, not the test, failed). */
+static inline void test_put_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (!(f = fopen(path, "w")))
+		exit(2);
+	fputs(text, f);
+	fclose(f);
 }
 
 #endif
