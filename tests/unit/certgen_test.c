@@ -56,11 +56,7 @@ static int run(char *out, size_t len, const char *fmt, ...)
 
 static void mkdir_tmp(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/certgen_test.XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
+	test_mkdtemp(tmpdir, sizeof tmpdir, "certgen_test");
 }
 
 static void base_request(struct certgen_request *r)

@@ -106,24 +106,7 @@ static char tmp_root[64];
 
 static void make_root(void)
 {
-	snprintf(tmp_root, sizeof tmp_root, "/tmp/pt-cgroup-XXXXXX");
-	if (!mkdtemp(tmp_root)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void rm_tree(const char *p)
-{
-	nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_mkdtemp(tmp_root, sizeof tmp_root, "pt-cgroup");
 }
 
 static void mkdir_p(const char *fmt, ...)
@@ -358,7 +341,7 @@ static void test_driver_detect(void)
 
 	make_root();
 	CHECK_INT(cgroup_driver_detect(tmp_root, &d, &e), PT_NOTFOUND);
-	CHECK_CONTAINS(e.msg, "neither 'kubepods.slice' nor 'kubepods' is a directory in '/tmp/pt-cgroup-");
+	CHECK_CONTAINS(e.msg, "neither 'kubepods.slice' nor 'kubepods' is a directory in '/tmp/pt-cgroup.");
 	CHECK_INT(d, CGROUP_DRIVER_AUTO);
 	/* A regular file of that name is no tree. */
 	put(tmp_root, "kubepods", "");
@@ -372,7 +355,7 @@ static void test_driver_detect(void)
 	CHECK_INT(cgroup_driver_detect(tmp_root, &d, &e), PT_OK);
 	CHECK_INT(d, CGROUP_DRIVER_SYSTEMD);
 	CHECK_INT(cgroup_driver_detect("", &d, &e), PT_INVALID);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 }
 
 static void check_resolve(enum cgroup_driver d, const struct cgroup_container *c, const char *want,
@@ -464,13 +447,13 @@ static void test_resolve(void)
 	/* Too small an output buffer is PT_LIMIT, not a truncated path. */
 	CHECK_INT(cgroup_resolve(tmp_root, CGROUP_DRIVER_AUTO, &b, out, 20, NULL, &e), PT_LIMIT);
 	CHECK_INT(cgroup_resolve(tmp_root, (enum cgroup_driver)9, &b, out, sizeof out, NULL, &e), PT_INVALID);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 
 	/* No kubepods tree at all. */
 	make_root();
 	CHECK_INT(cgroup_resolve(tmp_root, CGROUP_DRIVER_AUTO, &g, out, sizeof out, NULL, &e), PT_NOTFOUND);
-	CHECK_CONTAINS(e.msg, "no kubepods tree in '/tmp/pt-cgroup-");
-	rm_tree(tmp_root);
+	CHECK_CONTAINS(e.msg, "no kubepods tree in '/tmp/pt-cgroup.");
+	test_rm_rf(tmp_root);
 }
 
 /* ---- parsers ------------------------------------------------------------ */
@@ -657,7 +640,7 @@ static void test_read(void)
 	cgroup_release(&cg);
 	cgroup_release(&cg); /* twice is fine */
 	CHECK_INT(cg.dirfd, -1);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 }
 
 static void test_read_failures(void)
@@ -678,7 +661,7 @@ static void test_read_failures(void)
 	CHECK_INT(s.cpu_weight, 100);
 	CHECK_STR(e.msg + strlen(e.msg) - strlen("': expected 'key value' and a newline at 'user_usec oops'"),
 		  "': expected 'key value' and a newline at 'user_usec oops'");
-	CHECK_CONTAINS(e.msg, "cannot parse 'cpu.stat' in '/tmp/pt-cgroup-");
+	CHECK_CONTAINS(e.msg, "cannot parse 'cpu.stat' in '/tmp/pt-cgroup.");
 	CHECK_INT(cg.f[CGROUP_CPU_STAT].read_backoff.last, CGROUP_CLASS_FAILED);
 	CHECK_INT(cg.f[CGROUP_MEMORY_HIGH].read_backoff.last, CGROUP_CLASS_UNSUPPORTED);
 	CHECK_INT(cg.f[CGROUP_MEMORY_HIGH].read_backoff.next_ms, 60000);
@@ -697,7 +680,7 @@ static void test_read_failures(void)
 	 * memory.high still missing (and waits two minutes next). */
 	put(dir, "cpu.stat", CPU_STAT);
 	CHECK_INT(cgroup_read(&cg, mask, 60000, &s, &e), PT_NOTFOUND);
-	CHECK_CONTAINS(e.msg, "cannot open 'memory.high' in '/tmp/pt-cgroup-");
+	CHECK_CONTAINS(e.msg, "cannot open 'memory.high' in '/tmp/pt-cgroup.");
 	CHECK_CONTAINS(e.msg, "': No such file or directory (ENOENT)");
 	CHECK_INT(s.valid, CGROUP_BIT(CGROUP_CPU_WEIGHT) | CGROUP_BIT(CGROUP_CPU_STAT));
 	CHECK_INT(cg.f[CGROUP_CPU_STAT].read_backoff.failures, 0);
@@ -713,14 +696,14 @@ static void test_read_failures(void)
 		big[sizeof big - 1] = '\0';
 		put(dir, "memory.current", big);
 		CHECK_INT(cgroup_read(&cg, CGROUP_BIT(CGROUP_MEMORY_CURRENT), 61000, &s, &e), PT_LIMIT);
-		CHECK_CONTAINS(e.msg, "'memory.current' in '/tmp/pt-cgroup-");
+		CHECK_CONTAINS(e.msg, "'memory.current' in '/tmp/pt-cgroup.");
 		CHECK_CONTAINS(e.msg, "' holds 4096 bytes or more");
 	}
 
 	/* EINVAL from the kernel on read: unsupported, the descriptor is dropped. */
 	inj_pread = (struct inject){.suffix = "/cpu.weight", .err = EINVAL, .times = 1};
 	CHECK_INT(cgroup_read(&cg, CGROUP_BIT(CGROUP_CPU_WEIGHT), 62000, &s, &e), PT_INVALID);
-	CHECK_CONTAINS(e.msg, "cannot read 'cpu.weight' in '/tmp/pt-cgroup-");
+	CHECK_CONTAINS(e.msg, "cannot read 'cpu.weight' in '/tmp/pt-cgroup.");
 	CHECK_CONTAINS(e.msg, "': Invalid argument (EINVAL)");
 	CHECK_INT(inj_pread.calls, 1);
 	CHECK_INT(cg.f[CGROUP_CPU_WEIGHT].fd, -1);
@@ -737,7 +720,7 @@ static void test_read_failures(void)
 	CHECK_CONTAINS(e.msg, "(EISDIR)");
 	CHECK_INT(cg.f[CGROUP_IO_PRESSURE].read_backoff.last, CGROUP_CLASS_FAILED);
 	cgroup_release(&cg);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 }
 
 static void test_gone_mid_read(void)
@@ -753,11 +736,11 @@ static void test_gone_mid_read(void)
 	 * missing directory marks the container gone. */
 	open_fake(&cg, dir, sizeof dir);
 	CHECK_INT(cgroup_read(&cg, CGROUP_BIT(CGROUP_CPU_WEIGHT), 0, &s, &e), PT_OK);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 	CHECK_INT(cgroup_read(&cg, CGROUP_BIT(CGROUP_CPU_WEIGHT) | CGROUP_BIT(CGROUP_MEMORY_CURRENT), 1000, &s, &e),
 		  PT_GONE);
 	CHECK_INT(e.code, PT_GONE);
-	CHECK_CONTAINS(e.msg, "cannot open 'memory.current' in '/tmp/pt-cgroup-");
+	CHECK_CONTAINS(e.msg, "cannot open 'memory.current' in '/tmp/pt-cgroup.");
 	CHECK(cg.gone);
 	CHECK_INT(cg.f[CGROUP_CPU_WEIGHT].fd, -1); /* descriptors closed at once */
 	/* From now on: no system call at all. */
@@ -772,20 +755,20 @@ static void test_gone_mid_read(void)
 	open_fake(&cg, dir, sizeof dir);
 	inj_pread = (struct inject){.suffix = "/cpu.stat", .err = ENODEV, .times = -1};
 	CHECK_INT(cgroup_read(&cg, CGROUP_ALL, 0, &s, &e), PT_GONE);
-	CHECK_CONTAINS(e.msg, "cannot read 'cpu.stat' in '/tmp/pt-cgroup-");
+	CHECK_CONTAINS(e.msg, "cannot read 'cpu.stat' in '/tmp/pt-cgroup.");
 	CHECK_CONTAINS(e.msg, "(ENODEV)");
 	CHECK(cg.gone);
 	CHECK_INT(s.valid, CGROUP_BIT(CGROUP_CPU_WEIGHT)); /* read before cpu.stat */
 	inject_off();
 	cgroup_release(&cg);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 
 	/* Opening a directory that is gone. */
 	{
 		struct cgroup c2;
 
-		CHECK_INT(cgroup_open(&c2, "/tmp/pt-cgroup-does-not-exist/x", &e), PT_NOTFOUND);
-		CHECK_STR(e.msg, "cannot open '/tmp/pt-cgroup-does-not-exist/x': No such file or directory (ENOENT)");
+		CHECK_INT(cgroup_open(&c2, "/tmp/pt-cgroup.does-not-exist/x", &e), PT_NOTFOUND);
+		CHECK_STR(e.msg, "cannot open '/tmp/pt-cgroup.does-not-exist/x': No such file or directory (ENOENT)");
 		CHECK_INT(c2.dirfd, -1);
 		cgroup_release(&c2);
 		CHECK_INT(cgroup_open(&c2, "", &e), PT_INVALID);
@@ -879,7 +862,7 @@ static void test_write(void)
 	 * else wrote, or it rounded): an error naming both values. */
 	inj_write = (struct inject){.suffix = "/cpu.weight", .replace = "300\n"};
 	CHECK_INT(cgroup_write(&cg, CGROUP_CPU_WEIGHT, 500, 0, &applied, &e), PT_IO);
-	CHECK_CONTAINS(e.msg, "wrote '500' to 'cpu.weight' in '/tmp/pt-cgroup-");
+	CHECK_CONTAINS(e.msg, "wrote '500' to 'cpu.weight' in '/tmp/pt-cgroup.");
 	CHECK_CONTAINS(e.msg, "' but read back '300'");
 	CHECK_INT(applied, 7);
 	CHECK_INT(cg.f[CGROUP_CPU_WEIGHT].write_backoff.last, CGROUP_CLASS_FAILED);
@@ -888,7 +871,7 @@ static void test_write(void)
 	CHECK_CONTAINS(e.msg, "' but read back 'garbage'");
 	inject_off();
 	cgroup_release(&cg);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 }
 
 static void test_write_cgroupfs(void)
@@ -912,7 +895,7 @@ static void test_write_cgroupfs(void)
 	CHECK_INT(s.cpu_weight, 39);
 	CHECK_INT(s.memory_high, 128 << 20);
 	cgroup_release(&cg);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 }
 
 static void test_write_errors(void)
@@ -962,7 +945,7 @@ static void test_write_errors(void)
 		unsigned long w = cg.f[CGROUP_CPU_WEIGHT].writes;
 
 		CHECK_INT(cgroup_write(&cg, CGROUP_CPU_WEIGHT, 300, 59999, &applied, &e), PT_AGAIN);
-		CHECK_CONTAINS(e.msg, "not writing 'cpu.weight' in '/tmp/pt-cgroup-");
+		CHECK_CONTAINS(e.msg, "not writing 'cpu.weight' in '/tmp/pt-cgroup.");
 		CHECK_CONTAINS(e.msg, "': backing off after 1 unsupported failures");
 		CHECK_INT(cg.f[CGROUP_CPU_WEIGHT].writes, w);
 		/* A success after the wait clears the back-off. */
@@ -978,14 +961,14 @@ static void test_write_errors(void)
 	CHECK(cg.gone);
 	inject_off();
 	cgroup_release(&cg);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 
 	/* The file is missing (no memory controller): unsupported, not gone. */
 	open_fake(&cg, dir, sizeof dir);
 	snprintf(p, sizeof p, "%s/memory.high", dir);
 	unlink(p);
 	CHECK_INT(cgroup_write(&cg, CGROUP_MEMORY_HIGH, 1 << 30, 0, &applied, &e), PT_NOTFOUND);
-	CHECK_CONTAINS(e.msg, "cannot write '1073741824' to 'memory.high' in '/tmp/pt-cgroup-");
+	CHECK_CONTAINS(e.msg, "cannot write '1073741824' to 'memory.high' in '/tmp/pt-cgroup.");
 	CHECK_INT(cg.f[CGROUP_MEMORY_HIGH].write_backoff.last, CGROUP_CLASS_UNSUPPORTED);
 	CHECK(!cg.gone);
 	/* The file is a directory. */
@@ -996,7 +979,7 @@ static void test_write_errors(void)
 	CHECK_CONTAINS(e.msg, "Is a directory (EISDIR)");
 	CHECK_INT(cg.f[CGROUP_CPU_WEIGHT].write_backoff.last, CGROUP_CLASS_FAILED);
 	/* The directory is gone: the open fails and so does the stat. */
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 	CHECK_INT(cgroup_write(&cg, CGROUP_CPU_WEIGHT, 300, 3600000, &applied, &e), PT_GONE);
 	CHECK(cg.gone);
 	cgroup_release(&cg);
@@ -1030,7 +1013,7 @@ static void test_no_storm(void)
 	CHECK_INT(cg.f[CGROUP_MEMORY_HIGH].write_backoff.next_ms, 5000 + 60000);
 	inject_off();
 	cgroup_release(&cg);
-	rm_tree(tmp_root);
+	test_rm_rf(tmp_root);
 }
 
 /* ---- classes and back-off ----------------------------------------------- */

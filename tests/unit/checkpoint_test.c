@@ -20,24 +20,12 @@ static char tmp_dir[64];
 
 static void make_dir(void)
 {
-	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/pt-checkpoint-XXXXXX");
-	if (!mkdtemp(tmp_dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
+	test_mkdtemp(tmp_dir, sizeof tmp_dir, "pt-checkpoint");
 }
 
 static void rm_dir(void)
 {
-	nftw(tmp_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_rf(tmp_dir);
 }
 
 static size_t count_files(const char *dir)

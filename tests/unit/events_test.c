@@ -183,9 +183,7 @@ static void setup(void)
 	char cert[256], key[256], portf[256], log[256];
 	char *text;
 
-	snprintf(dir, sizeof dir, "/tmp/events_test.XXXXXX");
-	if (!mkdtemp(dir))
-		exit(2);
+	test_mkdtemp(dir, sizeof dir, "events_test");
 	certgen_request_init(&r);
 	r.service = "kubernetes";
 	r.namespace = "default";

@@ -9,9 +9,7 @@ static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/fileio_test.XXXXXX");
-	if (!mkdtemp(dir))
-		exit(2);
+	test_mkdtemp(dir, sizeof dir, "fileio_test");
 }
 
 static void test_write_and_read(void)

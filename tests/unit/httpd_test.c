@@ -1698,11 +1698,7 @@ static void test_ipv6(void)
 
 static void setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/httpd_test.XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
+	test_mkdtemp(tmpdir, sizeof tmpdir, "httpd_test");
 	make_certs();
 }
 

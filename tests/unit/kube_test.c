@@ -31,9 +31,7 @@ static void write_file(const char *name, const char *text)
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/kube_test.XXXXXX");
-	if (!mkdtemp(dir))
-		exit(2);
+	test_mkdtemp(dir, sizeof dir, "kube_test");
 	unsetenv("KUBECONFIG");
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	unsetenv("KUBERNETES_SERVICE_PORT");

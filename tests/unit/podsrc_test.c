@@ -28,9 +28,7 @@ static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/podsrc_test.XXXXXX");
-	if (!mkdtemp(dir))
-		exit(2);
+	test_mkdtemp(dir, sizeof dir, "podsrc_test");
 	json_init();
 	log_threshold = getenv("PODSRC_TEST_LOG") ? LOG_DEBUG : LOG_OFF;
 }

@@ -20,14 +20,6 @@
 
 static char tmp_dir[64];
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void put(const char *dir, const char *name, const char *text)
 {
 	char p[PATH_MAX];
@@ -169,9 +161,7 @@ static void test_apply(void)
 	char sub[PATH_MAX];
 	struct rlimit l;
 
-	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/pt-prlimit-XXXXXX");
-	if (!mkdtemp(tmp_dir))
-		exit(2);
+	test_mkdtemp(tmp_dir, sizeof tmp_dir, "pt-prlimit");
 	for (int i = 0; i < 5; i++)
 		p[i] = spawn();
 	prlimit_state_init(&st);
@@ -275,7 +265,7 @@ static void test_apply(void)
 		if (i != 2)
 			reap(p[i]);
 	prlimit_state_release(&st);
-	nftw(tmp_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_rf(tmp_dir);
 }
 
 static void test_eperm(void)
@@ -296,9 +286,7 @@ static void test_eperm(void)
 	CHECK(nr_open >= 1024);
 	spec.hard = nr_open + 1;
 
-	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/pt-prlimit-XXXXXX");
-	if (!mkdtemp(tmp_dir))
-		exit(2);
+	test_mkdtemp(tmp_dir, sizeof tmp_dir, "pt-prlimit");
 	p[0] = spawn();
 	p[1] = spawn();
 	CHECK_INT(prlimit(p[0], RLIMIT_NOFILE, &start, NULL), 0);
@@ -324,7 +312,7 @@ static void test_eperm(void)
 	reap(p[0]);
 	reap(p[1]);
 	prlimit_state_release(&st);
-	nftw(tmp_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_rf(tmp_dir);
 }
 
 /* A proc root of our own: a missing stat is an exited process, a broken
@@ -336,9 +324,7 @@ static void test_fake_proc(void)
 	struct pt_error e = {0};
 	char cg[256], proc[256], d[PATH_MAX];
 
-	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/pt-prlimit-XXXXXX");
-	if (!mkdtemp(tmp_dir))
-		exit(2);
+	test_mkdtemp(tmp_dir, sizeof tmp_dir, "pt-prlimit");
 	snprintf(cg, sizeof cg, "%s/cg", tmp_dir);
 	snprintf(proc, sizeof proc, "%s/proc", tmp_dir);
 	mkdir(cg, 0755);
@@ -359,7 +345,7 @@ static void test_fake_proc(void)
 	CHECK_INT(prlimit_apply(&st, cg, proc, SPECS, 2, &r, &e), PT_SYNTAX);
 	CHECK_STR(e.msg, "bad pid 'x' in cgroup.procs");
 	prlimit_state_release(&st);
-	nftw(tmp_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_rf(tmp_dir);
 }
 
 TEST_MAIN(test_parse_pids, test_parse_start, test_apply, test_eperm, test_fake_proc)

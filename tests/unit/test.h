@@ -151,4 +151,14 @@ static inline void test_put_file(const char *dir, const char *name, const char *
 	fclose(f);
 }
 
+/* A new directory /tmp/<name>.XXXXXX into buf (n bytes), or exit 2. */
+static inline void test_mkdtemp(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "/tmp/%s.XXXXXX", name);
+	if (!mkdtemp(buf)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+}
+
 #endif
