@@ -10,6 +10,7 @@
 #include "../../core/json.h"
 #include "../../core/kube.h"
 #include "../../rebalancer/events.h"
+#include "fake_api.h"
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -20,13 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FAKE "tests/integration/fake_apiserver.py"
-#define PY "/usr/bin/python3" /* Debian's: it sees python3-jsonpatch */
 
 static char dir[64];
-static pid_t fake_pid;
-static int fake_port;
-static struct certgen_bundle certs;
+static struct fake_api fake;
 
 static struct events_item item(const char *pod, const char *container, const char *reason, const char *msg)
 {
@@ -175,114 +172,21 @@ static void test_options(void)
 
 /* ---- against the fake apiserver --------------------------------------- */
 
+static struct kube_config *make_config(int port)
+{
+	return fake_api_config(&fake, dir, port, "{\"token\":\"" FAKE_API_TOKEN "\"}");
+}
+
 static void setup(void)
 {
-	struct certgen_request r;
-	struct pt_error e = {0};
-	static const char *ips[] = {"127.0.0.1"};
-	char cert[256], key[256], portf[256], log[256];
-	char *text;
-
 	test_mkdtemp(dir, sizeof dir, "events_test");
-	certgen_request_init(&r);
-	r.service = "kubernetes";
-	r.namespace = "default";
-	r.ips = ips;
-	r.n_ips = 1;
-	if (certgen_generate(&r, &certs, &e)) {
-		TFAIL("certgen: %s", e.msg);
-		exit(2);
-	}
-	test_put_file(dir, "api.crt", certs.tls_crt);
-	test_put_file(dir, "api.key", certs.tls_key);
-	snprintf(cert, sizeof cert, "%s/api.crt", dir);
-	snprintf(key, sizeof key, "%s/api.key", dir);
-	snprintf(portf, sizeof portf, "%s/port", dir);
-	snprintf(log, sizeof log, "%s/fake.stderr", dir);
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		FILE *f = freopen(log, "w", stderr);
-
-		(void)f;
-		execl(PY, PY, FAKE, "--cert", cert, "--key", key, "--token", "T1", "--port-file", portf,
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && access(portf, R_OK) != 0; i++)
-		test_sleep_ms(25);
-	if (access(portf, R_OK) != 0) {
-		TFAIL("the fake apiserver did not start (see %s)", log);
-		exit(2);
-	}
-	text = test_slurp(portf, NULL);
-	fake_port = (int)strtol(text, NULL, 10);
-	free(text);
+	fake_api_start(&fake, dir, NULL);
 }
 
 static void cleanup(void)
 {
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-	}
-	certgen_bundle_release(&certs);
+	fake_api_stop(&fake);
 	test_rm_rf(dir);
-}
-
-static struct kube_config *make_config(int port)
-{
-	struct kube_config *cfg = NULL;
-	struct pt_error e = {0};
-	struct buf ca;
-	char text[8192];
-	cJSON *root;
-
-	buf_init(&ca, 1 << 16);
-	CHECK_INT(base64_encode(&ca, certs.ca_crt, certs.ca_crt_len), PT_OK);
-	snprintf(text, sizeof text,
-		 "{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\",\"user\":\"u\"}}],"
-		 "\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://127.0.0.1:%d\","
-		 "\"certificate-authority-data\":\"%s\"}}],"
-		 "\"users\":[{\"name\":\"u\",\"user\":{\"token\":\"T1\"}}]}",
-		 port, ca.data);
-	root = cJSON_Parse(text);
-	CHECK_INT(kube_config_from_json(root, "'test'", dir, NULL, &cfg, &e), PT_OK);
-	cJSON_Delete(root);
-	buf_release(&ca);
-	return cfg;
-}
-
-/* A request to the fake; returns the status, the body into out. */
-static long api(const char *method, const char *path, const char *body, struct buf *out)
-{
-	struct http_client *c = http_client_new(NULL);
-	struct http_request req = {0};
-	struct http_response resp;
-	struct pt_error e = {0};
-	char url[512];
-	long status = 0;
-
-	snprintf(url, sizeof url, "https://127.0.0.1:%d%s", fake_port, path);
-	req.method = method;
-	req.url = url;
-	req.body = body;
-	req.body_len = body ? strlen(body) : 0;
-	req.content_type = body ? "application/json" : NULL;
-	req.ca_pem = certs.ca_crt;
-	req.ca_pem_len = certs.ca_crt_len;
-	req.bearer_token = "T1";
-	req.timeout_ms = 10000;
-	http_response_init(&resp, 1 << 20);
-	if (c && http_client_do(c, &req, &resp, &e) == PT_OK) {
-		status = resp.status;
-		if (out)
-			(void)!buf_append(out, resp.body.data ? resp.body.data : "", resp.body.len);
-	} else {
-		TFAIL("%s %s: %s", method, path, e.msg);
-	}
-	http_response_release(&resp);
-	http_client_free(c);
-	return status;
 }
 
 /* Wait until pred(stats) holds, at most ms. */
@@ -305,7 +209,7 @@ static bool wait_stats(struct events *ev, uint64_t posted, uint64_t failed, long
 
 static void test_post(void)
 {
-	struct kube_config *cfg = make_config(fake_port);
+	struct kube_config *cfg = make_config(fake.port);
 	struct events_opts o = {.cfg = cfg, .instance = "node-1"};
 	struct pt_error e = {0};
 	struct events_item it;
@@ -328,7 +232,7 @@ static void test_post(void)
 	wait_stats(ev, 3, 0, 10000);
 
 	buf_init(&out, 1 << 20);
-	CHECK_INT(api("GET", "/api/v1/namespaces/shop/events", NULL, &out), 200);
+	CHECK_INT(fake_api_call(&fake, "GET", "/api/v1/namespaces/shop/events", NULL, &out), 200);
 	root = cJSON_Parse(out.data);
 	items = json_get(root, "items");
 	cJSON_ArrayForEach(x, items) {
@@ -343,13 +247,13 @@ static void test_post(void)
 	buf_release(&out);
 
 	/* Refused (RBAC): counted as failed, the poster goes on. */
-	CHECK_INT(api("POST", "/fake/forbid", "[\"create:events\"]", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/forbid", "[\"create:events\"]", NULL), 200);
 	it = item("web-2", "app", "CPUWeightRebalanced", "refused");
 	CHECK(events_emit(ev, &it));
 	wait_stats(ev, 3, 1, 10000);
 	events_get_stats(ev, &st);
 	CHECK_CONTAINS(st.last_error, "403");
-	CHECK_INT(api("POST", "/fake/forbid", "[]", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/forbid", "[]", NULL), 200);
 	it = item("web-2", "app", "CPUWeightRebalanced", "accepted again");
 	CHECK(events_emit(ev, &it));
 	wait_stats(ev, 4, 1, 10000);

@@ -12,6 +12,7 @@
 #include "../../core/kube.h"
 #include "../../core/log.h"
 #include "../../rebalancer/podsrc.h"
+#include "fake_api.h"
 #include "test.h"
 
 #include <errno.h>
@@ -21,8 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FAKE "tests/integration/fake_apiserver.py"
-#define PY "/usr/bin/python3" /* Debian's: it sees python3-jsonpatch */
 
 static char dir[64];
 
@@ -284,104 +283,19 @@ static void test_file_source(void)
 
 /* ---- the fake apiserver ------------------------------------------------ */
 
-static pid_t fake_pid;
-static int fake_port;
-static struct certgen_bundle certs;
-static struct http_client *ctl;
+static struct fake_api fake;
 
 static void start_fake(void)
 {
-	struct certgen_request r;
-	struct pt_error e = {0};
-	static const char *ips[] = {"127.0.0.1"};
-	char cert[256], key[256], portf[256], log[256], text[64];
+	static const char *const args[] = {"--bookmark-interval", "0", "--seed", "7", NULL};
 
-	certgen_request_init(&r);
-	r.service = "kubernetes";
-	r.namespace = "default";
-	r.ips = ips;
-	r.n_ips = 1;
-	if (certgen_generate(&r, &certs, &e)) {
-		TFAIL("certgen: %s", e.msg);
-		exit(2);
-	}
-	test_put_file(dir, "api.crt", certs.tls_crt);
-	test_put_file(dir, "api.key", certs.tls_key);
-	snprintf(cert, sizeof cert, "%s/api.crt", dir);
-	snprintf(key, sizeof key, "%s/api.key", dir);
-	snprintf(portf, sizeof portf, "%s/port", dir);
-	snprintf(log, sizeof log, "%s/fake.stderr", dir);
-	fake_pid = fork();
-	if (fake_pid == 0) {
-		FILE *f = freopen(log, "w", stderr);
-
-		(void)f;
-		execl(PY, PY, FAKE, "--cert", cert, "--key", key, "--token", "T1", "--port-file", portf,
-		      "--bookmark-interval", "0", "--seed", "7", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && access(portf, R_OK) != 0; i++)
-		test_sleep_ms(25);
-	if (access(portf, R_OK) != 0) {
-		TFAIL("the fake apiserver did not start (see %s)", log);
-		exit(2);
-	}
-	{
-		char *t = test_slurp(portf, NULL);
-
-		snprintf(text, sizeof text, "%s", t);
-		free(t);
-	}
-	fake_port = (int)strtol(text, NULL, 10);
-	ctl = http_client_new(&e);
+	fake_api_start(&fake, dir, args);
 }
 
-static void stop_fake(void)
+static struct kube_config *make_config(void)
 {
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-	}
-	http_client_free(ctl);
-	certgen_bundle_release(&certs);
-}
-
-/* A request to the fake with the token T; returns the status. */
-static long api(const char *method, const char *path, const char *body, struct buf *out)
-{
-	struct http_request req = {0};
-	struct http_response resp;
-	struct pt_error e = {0};
-	char url[512];
-	long status;
-
-	snprintf(url, sizeof url, "https://127.0.0.1:%d%s", fake_port, path);
-	req.method = method;
-	req.url = url;
-	req.body = body;
-	req.body_len = body ? strlen(body) : 0;
-	req.content_type = body ? (strcmp(method, "PATCH") == 0 ? "application/merge-patch+json"
-								  : "application/json")
-				: NULL;
-	req.ca_pem = certs.ca_crt;
-	req.ca_pem_len = certs.ca_crt_len;
-	req.timeout_ms = 10000;
-	/* the control token: whatever the fake accepts now */
-	static char token[16] = "T1";
-	req.bearer_token = token;
-	http_response_init(&resp, 1 << 20);
-	if (http_client_do(ctl, &req, &resp, &e)) {
-		TFAIL("%s %s: %s", method, path, e.msg);
-		http_response_release(&resp);
-		return 0;
-	}
-	status = resp.status;
-	if (out)
-		(void)!buf_append(out, resp.body.data ? resp.body.data : "", resp.body.len);
-	if (strncmp(path, "/fake/token?value=", 18) == 0)
-		snprintf(token, sizeof token, "%s", path + 18);
-	http_response_release(&resp);
-	return status;
+	test_put_file(dir, "token", FAKE_API_TOKEN "\n");
+	return fake_api_config(&fake, dir, fake.port, "{\"tokenFile\":\"token\"}");
 }
 
 static void create_pod(const char *name, const char *node)
@@ -392,7 +306,7 @@ static void create_pod(const char *name, const char *node)
 		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"managedFields\":"
 		 "[{\"manager\":\"kubelet\"}]},\"spec\":{\"nodeName\":\"%s\",\"containers\":[{\"name\":\"c\"}]}}",
 		 name, node);
-	CHECK_INT(api("POST", "/api/v1/namespaces/ns/pods", body, NULL), 201);
+	CHECK_INT(fake_api_call(&fake, "POST", "/api/v1/namespaces/ns/pods", body, NULL), 201);
 }
 
 /* A number from /fake/stats, by JSON path. */
@@ -403,7 +317,7 @@ static double fake_stat(const char *a, const char *b)
 	double d = -1;
 
 	buf_init(&out, 1 << 20);
-	if (api("GET", "/fake/stats", NULL, &out) == 200 && (root = cJSON_Parse(out.data))) {
+	if (fake_api_call(&fake, "GET", "/fake/stats", NULL, &out) == 200 && (root = cJSON_Parse(out.data))) {
 		v = b ? json_path(root, a, b, NULL) : json_get(root, a);
 		if (cJSON_IsNumber(v))
 			d = v->valuedouble;
@@ -498,32 +412,8 @@ static void settle(struct podsrc *src, struct model *m)
 
 	pump(src, m, watch_open, NULL, 5000, "the watch");
 	podsrc_get_stats(src, &st);
-	CHECK_INT(api("POST", "/fake/watch?action=bookmark", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/watch?action=bookmark", "", NULL), 200);
 	pump(src, m, stat_at_least, WANT(bookmarks, st.bookmarks + 1), 5000, "a bookmark");
-}
-
-static struct kube_config *make_config(void)
-{
-	struct kube_config *cfg = NULL;
-	struct pt_error e = {0};
-	struct buf ca;
-	char text[8192];
-	cJSON *root;
-
-	buf_init(&ca, 1 << 16);
-	CHECK_INT(base64_encode(&ca, certs.ca_crt, certs.ca_crt_len), PT_OK);
-	test_put_file(dir, "token", "T1\n");
-	snprintf(text, sizeof text,
-		 "{\"current-context\":\"a\",\"contexts\":[{\"name\":\"a\",\"context\":{\"cluster\":\"c\",\"user\":\"u\"}}],"
-		 "\"clusters\":[{\"name\":\"c\",\"cluster\":{\"server\":\"https://127.0.0.1:%d\","
-		 "\"certificate-authority-data\":\"%s\"}}],"
-		 "\"users\":[{\"name\":\"u\",\"user\":{\"tokenFile\":\"token\"}}]}",
-		 fake_port, ca.data);
-	root = cJSON_Parse(text);
-	CHECK_INT(kube_config_from_json(root, "'test'", dir, NULL, &cfg, &e), PT_OK);
-	cJSON_Delete(root);
-	buf_release(&ca);
-	return cfg;
 }
 
 static struct podsrc *kube_source(struct kube_config *cfg, unsigned page, size_t queue_max)
@@ -556,7 +446,7 @@ static void recent_queries(const char *verb, char *out, size_t len)
 
 	out[0] = '\0';
 	buf_init(&b, 1 << 20);
-	if (api("GET", "/fake/stats", NULL, &b) == 200 && (root = cJSON_Parse(b.data))) {
+	if (fake_api_call(&fake, "GET", "/fake/stats", NULL, &b) == 200 && (root = cJSON_Parse(b.data))) {
 		cJSON_ArrayForEach(r, json_get(root, "recent")) {
 			const char *v = json_get_str(r, "verb"), *q = json_get_str(r, "query");
 
@@ -631,10 +521,10 @@ static void test_kube_source(void)
 	create_pod("p8", "n1");
 	create_pod("other-3", "n2");
 	pump(src, &m, has_pod, "p8", 5000, "ADDED p8");
-	CHECK_INT(api("PATCH", "/api/v1/namespaces/ns/pods/p1", "{\"metadata\":{\"labels\":{\"v\":\"two\"}}}", NULL),
+	CHECK_INT(fake_api_call(&fake, "PATCH", "/api/v1/namespaces/ns/pods/p1", "{\"metadata\":{\"labels\":{\"v\":\"two\"}}}", NULL),
 		  200);
 	pump(src, &m, label_is, "two", 5000, "MODIFIED p1");
-	CHECK_INT(api("DELETE", "/api/v1/namespaces/ns/pods/p2", NULL, NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "DELETE", "/api/v1/namespaces/ns/pods/p2", NULL, NULL), 200);
 	pump(src, &m, no_pod, "p2", 5000, "DELETED p2");
 	CHECK_INT(m.n, 7);
 	CHECK(by_name(&m, "other-3") == NULL);
@@ -643,7 +533,7 @@ static void test_kube_source(void)
 
 	/* A bookmark moves the resourceVersion, and nothing else. */
 	podsrc_get_stats(src, &before);
-	CHECK_INT(api("POST", "/fake/watch?action=bookmark", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/watch?action=bookmark", "", NULL), 200);
 	pump(src, &m, stat_at_least, WANT(bookmarks, before.bookmarks + 1), 5000, "a bookmark");
 	podsrc_get_stats(src, &st);
 	CHECK_INT(strtol(st.resource_version, NULL, 10), (long)fake_stat("rv", NULL));
@@ -651,7 +541,7 @@ static void test_kube_source(void)
 
 	/* 410 as an ERROR event: a relist, a resync, the state intact. */
 	podsrc_get_stats(src, &before);
-	CHECK_INT(api("POST", "/fake/compact?mode=event", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/compact?mode=event", "", NULL), 200);
 	pump(src, &m, stat_at_least, WANT(resyncs, before.resyncs + 1), 5000, "a resync after 410 event");
 	podsrc_get_stats(src, &st);
 	CHECK_INT(st.gone, before.gone + 1);
@@ -666,8 +556,8 @@ static void test_kube_source(void)
 	 * (pager.List's fallback), no limit, no continue. */
 	settle(src, &m);
 	podsrc_get_stats(src, &before);
-	CHECK_INT(api("POST", "/fake/continue-expire?next=1", "", NULL), 200);
-	CHECK_INT(api("POST", "/fake/compact?mode=event", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/continue-expire?next=1", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/compact?mode=event", "", NULL), 200);
 	pump(src, &m, stat_at_least, WANT(resyncs, before.resyncs + 1), 5000, "a resync after an expired token");
 	podsrc_get_stats(src, &st);
 	CHECK_INT(st.list_pages, before.list_pages + 3); /* page 1, expired page 2, full list */
@@ -689,7 +579,7 @@ static void test_kube_source(void)
 	/* 410 as the HTTP status of the next watch. */
 	settle(src, &m);
 	podsrc_get_stats(src, &before);
-	CHECK_INT(api("POST", "/fake/compact?mode=status", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/compact?mode=status", "", NULL), 200);
 	pump(src, &m, stat_at_least, WANT(resyncs, before.resyncs + 1), 5000, "a resync after 410 status");
 	podsrc_get_stats(src, &st);
 	CHECK_INT(st.gone, before.gone + 1);
@@ -699,7 +589,7 @@ static void test_kube_source(void)
 	/* A stream cut mid-line: resumed from the last version, no relist. */
 	settle(src, &m);
 	podsrc_get_stats(src, &before);
-	CHECK_INT(api("POST", "/fake/watch?action=drop", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/watch?action=drop", "", NULL), 200);
 	pump(src, &m, stat_at_least, WANT(watches, before.watches + 1), 5000, "a new watch after a cut");
 	create_pod("p9", "n1");
 	pump(src, &m, has_pod, "p9", 5000, "ADDED p9 after a cut");
@@ -711,7 +601,7 @@ static void test_kube_source(void)
 	/* A malformed line: counted, relisted. */
 	pump(src, &m, watch_open, NULL, 5000, "the watch");
 	podsrc_get_stats(src, &before);
-	CHECK_INT(api("POST", "/fake/watch?action=inject", "{\"type\":\"ADDED\",\"object\":{oops}\n", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/watch?action=inject", "{\"type\":\"ADDED\",\"object\":{oops}\n", NULL), 200);
 	pump(src, &m, stat_at_least, WANT(lists, before.lists + 1), 5000, "a relist after a malformed line");
 	podsrc_get_stats(src, &st);
 	CHECK_INT(st.malformed, before.malformed + 1);
@@ -723,7 +613,7 @@ static void test_kube_source(void)
 	pump(src, &m, watch_open, NULL, 5000, "the watch");
 	podsrc_get_stats(src, &before);
 	snprintf(q, sizeof q, "/fake/watch?action=oversize&bytes=%u", PODSRC_MAX_EVENT_BYTES + 4096);
-	CHECK_INT(api("POST", q, "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", q, "", NULL), 200);
 	pump(src, &m, stat_at_least, WANT(lists, before.lists + 1), 10000, "a relist after an oversize line");
 	podsrc_get_stats(src, &st);
 	CHECK_INT(st.oversize, before.oversize + 1);
@@ -733,7 +623,7 @@ static void test_kube_source(void)
 	 * refused for a while, the agent backs off, then relists. */
 	settle(src, &m);
 	podsrc_get_stats(src, &before);
-	CHECK_INT(api("POST", "/fake/restart?down_ms=1200&compact=1", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/restart?down_ms=1200&compact=1", "", NULL), 200);
 	pump(src, &m, stat_at_least, WANT(lists, before.lists + 1), 15000, "a relist after a restart");
 	podsrc_get_stats(src, &st);
 	CHECK(st.backoffs >= before.backoffs + 2);
@@ -746,8 +636,8 @@ static void test_kube_source(void)
 	/* 401: the token rotated on the server; the agent backs off until
 	 * its token file is rotated too (core/kube re-reads it). */
 	settle(src, &m);
-	CHECK_INT(api("POST", "/fake/token?value=T2", "", NULL), 200);
-	CHECK_INT(api("POST", "/fake/watch?action=close", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/token?value=T2", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/watch?action=close", "", NULL), 200);
 	pump(src, &m, error_has, "401 Unauthorized", 5000, "a 401");
 	podsrc_get_stats(src, &st);
 	{
@@ -762,13 +652,13 @@ static void test_kube_source(void)
 
 	/* 403: the message names the RBAC rule; fixing RBAC recovers. */
 	settle(src, &m);
-	CHECK_INT(api("POST", "/fake/forbid", "[\"watch:pods\"]", NULL), 200);
-	CHECK_INT(api("POST", "/fake/watch?action=close", "", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/forbid", "[\"watch:pods\"]", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/watch?action=close", "", NULL), 200);
 	pump(src, &m, error_has, "403", 5000, "a 403");
 	podsrc_get_stats(src, &st);
 	CHECK_CONTAINS(st.last_error, "cannot watch pods on node 'n1': 403 Forbidden: pods is forbidden");
 	CHECK_CONTAINS(st.last_error, "needs get, list and watch on pods");
-	CHECK_INT(api("POST", "/fake/forbid", "[]", NULL), 200);
+	CHECK_INT(fake_api_call(&fake, "POST", "/fake/forbid", "[]", NULL), 200);
 	pump(src, &m, watch_open, NULL, 5000, "the watch after RBAC was fixed");
 	create_pod("p11", "n1");
 	pump(src, &m, has_pod, "p11", 5000, "ADDED p11 after 403");
@@ -818,7 +708,7 @@ static void cleanup(void)
 	char cmd[128];
 	FILE *p;
 
-	stop_fake();
+	fake_api_stop(&fake);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	p = popen(cmd, "r");
 	CHECK(p != NULL);
