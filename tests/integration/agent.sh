@@ -21,25 +21,10 @@ PY=/usr/bin/python3 # Debian's, which sees python3-jsonpatch
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SAMPLE=$ROOT/../shared/tools/metrics/metrics-go.txt # the real client_golang dump
-T=$(mktemp -d /tmp/agent_it.XXXXXX)
-PIDS=""
-pass=0
-fail=0
-
-cleanup() {
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	[ "${KEEP:-0}" = 1 ] && echo "kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL $1"
-	[ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" | sed 's/^/     | /'
-	return 0
-}
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+IT_SIGNAL=KILL # agents here are killed as a node crash would
+it_init agent_it
 check() { # name log-to-show-on-failure cmd...
 	local name=$1 log=$2
 	shift 2
@@ -458,5 +443,4 @@ check "SIGTERM: clean exit" "$T/p2.log" test $? = 0
 # A sanitized build reports into the agents' logs (and exits non-zero).
 check "no sanitizer report in any agent log" "" eval '! grep -l "Sanitizer\|runtime error:" "$T"/*.log'
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+it_done

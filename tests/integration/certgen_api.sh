@@ -11,20 +11,9 @@ PODTUNER=${PODTUNER:-build/rel/podtuner}
 PY=/usr/bin/python3 # Debian's, which sees python3-jsonpatch
 HERE=$(cd "$(dirname "$0")" && pwd)
 FAKE=$HERE/fake_apiserver.py
-T=$(mktemp -d /tmp/certgen_api.XXXXXX)
-PIDS=""
-pass=0
-fail=0
-
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     | /' "$2"; }
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+it_init certgen_api
 
 # expect NAME WANT_EXIT [grep-pattern-in-stderr]... -- cmd...
 expect() {
@@ -334,5 +323,4 @@ expect "an apiserver that went away gives exit 1" 1 "cannot GET '$SERVER/apis/ad
 took=$(($(date +%s) - start))
 [ "$took" -le 4 ] && ok "connection refused reported in ${took}s" || bad "gone apiserver took ${took}s"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+it_done

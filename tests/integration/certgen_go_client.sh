@@ -8,18 +8,9 @@
 set -u
 
 PODTUNER=${PODTUNER:-build/rel/podtuner}
-T=$(mktemp -d /tmp/certgen_go.XXXXXX)
-PIDS=""
-pass=0
-fail=0
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     | /' "$2"; }
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init certgen_go
 
 command -v go >/dev/null || { echo "go is required (make deps installs golang-go)" >&2; exit 1; }
 [ -x "$PODTUNER" ] || { echo "no podtuner binary at '$PODTUNER'" >&2; exit 1; }
@@ -71,7 +62,7 @@ printf 'module certgenclient\n\ngo 1.19\n' >"$T/client/go.mod"
 [ -n "${GOCACHE:-}" ] || [ -n "${HOME:-}" ] || export GOCACHE=$T/gocache
 if ! (cd "$T/client" && GOFLAGS=-mod=mod go build -o client . >"$T/build.log" 2>&1); then
 	bad "build the Go client" "$T/build.log"
-	echo "$pass passed, $fail failed"
+	it_done
 	exit 1
 fi
 
@@ -114,5 +105,4 @@ for kt in ecdsa rsa; do
 	fi
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+it_done

@@ -20,20 +20,9 @@ PY=/usr/bin/python3 # Debian's, which sees python3-yaml, -kubernetes, -jsonpatch
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 CHECK=$HERE/manifests_check.py
-T=$(mktemp -d /tmp/manifests.XXXXXX)
-PIDS=""
-pass=0
-fail=0
-
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     | /' "$2"; }
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+it_init manifests
 
 command -v kubectl >/dev/null || { echo "kubectl is required (kustomize is built into it)" >&2; exit 1; }
 $PY -c 'import yaml, kubernetes.client.models, jsonpatch' 2>/dev/null ||
@@ -235,5 +224,4 @@ EOF
 	fi
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+it_done

@@ -20,31 +20,17 @@ SMALL=$TOOLS/fixtures/pod-create.json
 LARGE=$TOOLS/fixtures/pod-create-large.json
 SVC=podtuner.podtuner.svc
 SHUTDOWN_DELAY_MS=1000
-T=$(mktemp -d /tmp/webhook_it.XXXXXX)
-PIDS=""
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+it_init webhook_it
 SRV=""
-pass=0
-fail=0
-
-cleanup() {
-	for p in $SRV $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $SRV $PIDS; do wait "$p" 2>/dev/null; done
+it_on_exit() {
+	for p in $SRV; do kill "$p" 2>/dev/null; done
+	for p in $SRV; do wait "$p" 2>/dev/null; done
 	if [ "$fail" != 0 ] && [ -f "$T/server.log" ]; then
 		echo "--- server log (last 30 lines)"
 		tail -n 30 "$T/server.log"
 	fi
-	[ "${KEEP:-0}" = 1 ] && echo "kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { pass=$((pass + 1)); echo "PASS $1${2:+ ($2)}"; }
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL $1"
-	[ -n "${2:-}" ] && [ -f "$2" ] && sed 's/^/     | /' "$2" | head -n 30
-	[ -n "${2:-}" ] && [ ! -f "$2" ] && echo "     | $2"
-	return 0
 }
 now() { date +%s.%N; }
 elapsed() { echo "$(now) $1" | awk '{printf "%.2f", $1 - $2}'; }
@@ -626,5 +612,4 @@ else
 	bad "the log" "$T/logcheck"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+it_done
