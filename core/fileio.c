@@ -87,12 +87,23 @@ static enum pt_code write_all(int fd, const char *p, size_t len, const char *pat
 	return PT_OK;
 }
 
+void fileio_dirname(const char *path, char *out, size_t n)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(out, n, ".");
+	else if (slash == path)
+		snprintf(out, n, "/");
+	else
+		snprintf(out, n, "%.*s", (int)(slash - path), path);
+}
+
 enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 				 struct pt_error *e)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	enum pt_code rc = PT_OK;
-	const char *slash;
 	int fd = -1, dfd = -1;
 	bool linked = false;
 
@@ -125,13 +136,7 @@ enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len,
 	}
 	linked = false;
 	/* The rename is durable only once the directory is synced. */
-	slash = strrchr(path, '/');
-	if (!slash)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == path)
-		snprintf(dir, sizeof dir, "/");
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	fileio_dirname(path, dir, sizeof dir);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0)
 		rc = pt_error_sys(e, errno, "cannot fsync directory '%s'", dir);

@@ -420,7 +420,6 @@ enum pt_code kube_config_load_file(const char *path, const char *context, struct
 	struct ystream *ys = NULL;
 	cJSON *root = NULL;
 	char dir[PATH_MAX], label[PATH_MAX + 2];
-	const char *slash = strrchr(path, '/');
 	enum pt_code rc;
 
 	if ((rc = yaml_parse_file(path, &ys, e)))
@@ -434,12 +433,7 @@ enum pt_code kube_config_load_file(const char *path, const char *context, struct
 		rc = e ? e->code : PT_INVALID;
 		goto out;
 	}
-	if (!slash)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == path)
-		snprintf(dir, sizeof dir, "/");
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	fileio_dirname(path, dir, sizeof dir);
 	snprintf(label, sizeof label, "'%s'", path);
 	rc = kube_config_from_json(root, label, dir, context, out, e);
 out:

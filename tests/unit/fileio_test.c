@@ -88,4 +88,20 @@ static void cleanup(void)
 	CHECK_INT(rmdir(dir), 0);
 }
 
-TEST_MAIN(setup, test_write_and_read, test_errors, cleanup)
+static void test_dirname(void)
+{
+	char d[16];
+
+	fileio_dirname("ca.crt", d, sizeof d);
+	CHECK_STR(d, ".");
+	fileio_dirname("/ca.crt", d, sizeof d);
+	CHECK_STR(d, "/");
+	fileio_dirname("/etc/podtuner/ca.crt", d, sizeof d);
+	CHECK_STR(d, "/etc/podtuner");
+	fileio_dirname("certs/ca.crt", d, sizeof d);
+	CHECK_STR(d, "certs");
+	fileio_dirname("/a-directory-longer-than-d/x", d, sizeof d);
+	CHECK_STR(d, "/a-directory-lo"); /* cut to fit, never past the end */
+}
+
+TEST_MAIN(setup, test_write_and_read, test_errors, test_dirname, cleanup)
