@@ -54,3 +54,16 @@ int args_no_operands(const char *cmd, int argc, char **argv, const char *usage)
 	fprintf(stderr, "podtuner %s: unexpected argument '%s'\n%s", cmd, argv[optind], usage);
 	return 2;
 }
+
+int args_help_only(int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		fputs(usage, c == 'h' ? stdout : stderr);
+		return c == 'h' ? 0 : 2;
+	}
+	return -1;
+}

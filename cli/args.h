@@ -20,4 +20,10 @@ int args_bad_value(const char *cmd, const struct option *opts, int val, const ch
  * (which subcommand cmd does not take), else 0. */
 int args_no_operands(const char *cmd, int argc, char **argv, const char *usage);
 
+/* For a subcommand whose only option is --help (-h): parse argv from
+ * its start, leaving optind at the first operand. Returns -1 to go on,
+ * 0 after printing usage to stdout (--help), 2 after printing it to stderr
+ * (an unknown option). */
+int args_help_only(int argc, char **argv, const char *usage);
+
 #endif

@@ -7,7 +7,6 @@
 #include "policytest.h"
 
 #include <dirent.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -22,6 +21,7 @@
 #include "../core/patch.h"
 #include "../core/tune.h"
 #include "../core/yaml.h"
+#include "args.h"
 #include "input.h"
 
 #define TEST_FILE_NAME "podtuner-test.yaml"
@@ -343,21 +343,13 @@ static int cmp_str(const void *a, const void *b)
 
 int policytest_main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	static char *files[MAX_TEST_FILES];
 	struct counts n = {0};
 	size_t nf = 0;
-	int c, rc = 0;
+	int rc = 0, help = args_help_only(argc, argv, usage);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return 0;
-		}
-		fputs(usage, stderr);
-		return 2;
-	}
+	if (help >= 0)
+		return help;
 	if (optind == argc) {
 		fputs(usage, stderr);
 		return 2;

@@ -4,10 +4,10 @@
  * repository. */
 #include "validate.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "input.h"
 
 static const char usage[] =
@@ -20,19 +20,11 @@ static const char usage[] =
 
 int validate_main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	struct policy_set *ps;
-	int c;
+	int rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return 0;
-		}
-		fputs(usage, stderr);
-		return 2;
-	}
+	if ((rc = args_help_only(argc, argv, usage)) >= 0)
+		return rc;
 	ps = input_load_policies((const char *const *)argv + optind, (size_t)(argc - optind));
 	if (!ps)
 		return 1;
