@@ -32,6 +32,7 @@
 #define POLICY_MAX_DURATION_MS (24ULL * 3600 * 1000)
 #define POLICY_MAX_HEADROOM (1LL << 40) /* 1 TiB */
 #define POLICY_MAX_PATH_LEN 1024        /* scrape.path */
+#define POLICY_MAX_SCRAPE_INTERVAL_MS (10ULL * 60 * 1000)
 #define POLICY_ARENA_CHUNK (64u << 10)
 #define POLICY_MAX_ARENA (256u << 20)
 #define MAX_DIR_ENTRIES 4096 /* entries looked at in one directory */
@@ -283,7 +284,7 @@ static const char *const java_keys[] = {"activeProcessorCount", "maxRAMPercentag
 static const char *const tune_keys[] = {"go", "java", "env", "rlimits", "override", NULL};
 static const char *const cpu_keys[] = {"minFactor", "maxFactor", "step", NULL};
 static const char *const memory_keys[] = {"throttlingFactor", "headroom", "step", NULL};
-static const char *const scrape_keys[] = {"port", "path", "timeout", NULL};
+static const char *const scrape_keys[] = {"port", "path", "timeout", "interval", NULL};
 static const char *const rebalance_keys[] = {"pool", "cpu", "memory", "scrape", "triggers", "cooldown", "decay", NULL};
 static const char *const spec_keys[] = {"priority", "runtime", "match", "tune", "rebalance", NULL};
 static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec", NULL};
@@ -934,6 +935,24 @@ static bool load_trigger(struct doc *d, const struct ynode *tr, const char *pb, 
 	return ok;
 }
 
+/* A range over a scraped metric must hold two scrapes, or rate() and
+ * friends have nothing to work on (Prometheus' rule of thumb asks for four).
+ * The agent's own series (cAdvisor's container_* names) are read every
+ * tick, whatever the scrape interval. */
+static void check_ranges(struct doc *d, const struct ynode *xn, const struct policy_rebalance *rb,
+			 const struct policy_trigger *t)
+{
+	char a[32], b[32];
+
+	for (const struct promql_node *nd = t->expr->root; rb->scrape_interval_ms && nd; nd = nd->arg)
+		if (nd->kind == PROMQL_RANGE_FN && nd->sel.metric && strncmp(nd->sel.metric, "container_", 10) != 0 &&
+		    nd->sel.range_ms < 2 * rb->scrape_interval_ms)
+			verr(d, xn, "trigger '%s': the range [%s] over '%s' is shorter than two scrapes "
+			     "(spec.rebalance.scrape.interval is %s), so it would hold one sample at most",
+			     t->name, duration_format(nd->sel.range_ms, a, sizeof a), nd->sel.metric,
+			     duration_format(rb->scrape_interval_ms, b, sizeof b));
+}
+
 static void load_rebalance(struct doc *d, const struct ynode *rb, struct policy_rebalance *out)
 {
 	const struct ynode *cpu = ynode_get(rb, "cpu"), *memn = ynode_get(rb, "memory");
@@ -1010,6 +1029,10 @@ static void load_rebalance(struct doc *d, const struct ynode *rb, struct policy_
 				 &out->scrape_timeout_ms) == GOT_OK &&
 		    out->scrape_timeout_ms == 0)
 			verr(d, ynode_get(scrape, "timeout"), "'spec.rebalance.scrape.timeout' must be more than 0s");
+		if (get_duration(d, ynode_get(scrape, "interval"), "spec.rebalance.scrape.interval",
+				 POLICY_MAX_SCRAPE_INTERVAL_MS, &out->scrape_interval_ms) == GOT_OK &&
+		    out->scrape_interval_ms == 0)
+			verr(d, ynode_get(scrape, "interval"), "'spec.rebalance.scrape.interval' must be more than 0s");
 	}
 	get_duration(d, ynode_get(rb, "cooldown"), "spec.rebalance.cooldown", POLICY_MAX_DURATION_MS, &out->cooldown_ms);
 	get_duration(d, ynode_get(rb, "decay"), "spec.rebalance.decay", POLICY_MAX_DURATION_MS, &out->decay_ms);
@@ -1042,6 +1065,7 @@ static void load_rebalance(struct doc *d, const struct ynode *rb, struct policy_
 		memset(t, 0, sizeof *t);
 		if (!load_trigger(d, trig->items[i], pb, t))
 			continue;
+		check_ranges(d, ynode_get(trig->items[i], "expr"), out, t);
 		for (size_t k = 0; k < out->n_triggers; k++)
 			if (strcmp(out->triggers[k].name, t->name) == 0) {
 				verr(d, ynode_get(trig->items[i], "name"),

@@ -109,6 +109,7 @@ struct policy_rebalance {
 	uint16_t scrape_port;   /* 0: from prometheus.io/port */
 	char *scrape_path;      /* NULL: from prometheus.io/path, else /metrics */
 	uint64_t scrape_timeout_ms; /* default 500 */
+	uint64_t scrape_interval_ms; /* 0 (default): every tick of the agent */
 	struct policy_trigger *triggers;
 	size_t n_triggers;
 	uint64_t cooldown_ms; /* default 30 s */

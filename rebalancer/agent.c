@@ -106,6 +106,8 @@ struct apod {
 	struct pod_unit unit;
 	char *match; /* the pod reduced to what policy matching reads, JSON */
 	long timeout_ms;
+	uint64_t every_ms; /* the scrape interval, at least the tick */
+	int64_t due_ms;    /* the next scrape */
 	struct scrape_target *target;
 	struct actr *ctrs;
 	size_t n_ctrs;
@@ -475,7 +477,27 @@ static const struct policy *match(struct agent *ag, const cJSON *pod, const char
 	return p;
 }
 
-static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const struct policy *pol)
+/* The pod's scrape interval (the policy's, else every tick) and, when it
+ * changes, its next scrape: at once for every tick, else at a fixed phase
+ * within the interval from the pod's UID, so that the node's pages spread
+ * over the ticks instead of all coming due in one (Prometheus offsets its
+ * targets the same way, scrape/target.go offset). */
+static void scrape_schedule(struct agent *ag, struct apod *p, const struct policy *pol, int64_t now)
+{
+	uint64_t tick = ag->cfg->interval_ms, every = pol ? pol->rebalance.scrape_interval_ms : 0;
+	uint64_t h = 14695981039346656037ULL;
+
+	if (every < tick)
+		every = tick;
+	if (every == p->every_ms)
+		return;
+	p->every_ms = every;
+	for (const char *c = p->uid; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	p->due_ms = now + (every > tick ? (int64_t)(h % every) : 0);
+}
+
+static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const struct policy *pol, int64_t now)
 {
 	const cJSON *ann = json_path(pod, "metadata", "annotations", NULL);
 	const char *ip = json_get_str(json_get(pod, "status"), "podIP");
@@ -483,6 +505,7 @@ static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const
 	const char *want = json_get_str(ann, "prometheus.io/scrape");
 	char portbuf[8];
 	struct pt_error err;
+	long timeout;
 	char url[SCRAPE_MAX_URL_LEN];
 
 	url[0] = '\0';
@@ -497,11 +520,14 @@ static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const
 	if (ip && *ip && port && policy_scrapes(ag, pol))
 		snprintf(url, sizeof url, strchr(ip, ':') ? "http://[%s]:%s%s" : "http://%s:%s%s", ip, port,
 			 path && *path == '/' ? path : "/metrics");
-	p->timeout_ms = pol && pol->rebalance.scrape_timeout_ms ? (long)pol->rebalance.scrape_timeout_ms
-								 : SCRAPE_DEFAULT_TIMEOUT_MS;
-	/* The target keeps its URL; without one, retry a URL that failed. */
-	if (strcmp(url, p->target ? scrape_target_url(p->target) : "") == 0)
+	timeout = pol && pol->rebalance.scrape_timeout_ms ? (long)pol->rebalance.scrape_timeout_ms
+							   : SCRAPE_DEFAULT_TIMEOUT_MS;
+	scrape_schedule(ag, p, pol, now);
+	/* The target keeps its URL and timeout; without one, retry a URL
+	 * that failed. */
+	if (strcmp(url, p->target ? scrape_target_url(p->target) : "") == 0 && timeout == p->timeout_ms)
 		return;
+	p->timeout_ms = timeout;
 	scrape_target_free(ag->scraper, p->target);
 	p->target = NULL;
 	if (url[0] && !(p->target = scrape_target_new(ag->scraper, url, p->timeout_ms, &err)))
@@ -629,7 +655,7 @@ static void pod_upsert(struct agent *ag, const struct podsrc_event *ev, int64_t 
 	for (size_t i = 0; i < n; i++)
 		nc[i].pod = p;
 	p->seen = true;
-	scrape_url(ag, p, pod, scrape_pol);
+	scrape_url(ag, p, pod, scrape_pol, now);
 }
 
 static void on_pod_event(void *ctx, const struct podsrc_event *ev)
@@ -1066,7 +1092,7 @@ static void on_scraped(void *ctx, struct scrape_target *tg, const struct scrape_
 
 		if (!p->ctrs[k].policy)
 			continue;
-		if (series_ingest(ag->series, p->ctrs[k].key, body, len, sc->now, &st, &err))
+		if (series_ingest_every(ag->series, p->ctrs[k].key, body, len, sc->now, p->every_ms, &st, &err))
 			log_err(LOG_DEBUG, "cannot store a scraped page", err.msg);
 		else if (k == 0 && st.bad_lines)
 			metrics_counter_add(ag->scrape_bad_lines, st.bad_lines);
@@ -1077,12 +1103,24 @@ static void on_scraped(void *ctx, struct scrape_target *tg, const struct scrape_
 static void scrape_all(struct agent *ag, int64_t now, double *t)
 {
 	struct scrape_ctx sc = {.ag = ag, .now = now};
+	/* A pod is due within half a tick of its time, so that tick jitter
+	 * does not push it to the next one. */
+	int64_t half = (int64_t)ag->cfg->interval_ms / 2;
 	size_t n = 0;
 	struct pt_error err;
 
-	for (size_t i = 0; i < ag->n_pods; i++)
-		if (ag->pods[i]->target && n < ag->cap_work)
-			ag->targets[n++] = ag->pods[i]->target;
+	for (size_t i = 0; i < ag->n_pods; i++) {
+		struct apod *p = ag->pods[i];
+
+		if (p->due_ms > now + (int64_t)p->every_ms) /* the wall clock went back */
+			p->due_ms = now;
+		if (!p->target || n == ag->cap_work || p->due_ms > now + half)
+			continue;
+		ag->targets[n++] = p->target;
+		p->due_ms += (int64_t)p->every_ms;
+		if (p->due_ms <= now + half) /* behind (a long tick, a clock step): no catching up */
+			p->due_ms = now + (int64_t)p->every_ms;
+	}
 	if (n && scrape_run_each(ag->scraper, ag->targets, n, on_scraped, &sc, &err))
 		log_err(LOG_WARN, "scrape batch failed", err.msg);
 	/* Split the phase: ingesting happened inside the scrape. */

@@ -278,6 +278,9 @@ struct series_container {
 	struct series *first, *last;
 	uint64_t hash;
 	uint32_t seq; /* slots recorded; the newest is seq, 0 = none yet */
+	uint32_t page_seq;      /* the slot of the newest page, 0 = none yet */
+	int64_t page_ms;        /* its time */
+	uint64_t page_every_ms; /* the lookback of its series (from its scrape interval) */
 	uint32_t n_series;
 	uint32_t key_len;
 	int64_t ts[]; /* ring slot timestamps, then the key */
@@ -292,6 +295,7 @@ struct series {
 	uint16_t name;
 	uint16_t label_bytes;
 	uint8_t n_labels;
+	bool page; /* last written from a scraped page, not by series_add */
 	double v[]; /* depth values, then the labels as "name\0value\0"..., sorted by name */
 };
 
@@ -703,7 +707,7 @@ static void record(struct series *sr, uint32_t seq, double v)
 enum put_result { PUT_KEPT, PUT_CREATED, PUT_DUP, PUT_LIMIT, PUT_NOMEM };
 
 static enum put_result put(struct series_store *s, struct series_container *c, uint32_t seq, unsigned name,
-			   const struct lref *l, size_t n, double v)
+			   const struct lref *l, size_t n, double v, bool page)
 {
 	size_t lb = label_bytes(l, n), mask, i;
 	uint64_t h = series_hash(c->hash, name, l, n);
@@ -761,6 +765,7 @@ static enum put_result put(struct series_store *s, struct series_container *c, u
 		return PUT_DUP;
 	}
 	record(sr, seq, v);
+	sr->page = page;
 	return res;
 }
 
@@ -808,7 +813,7 @@ static bool ingest_take(void *ctx, const struct promtext_sample *smp)
 		n++;
 	}
 	sort_labels(l, n);
-	switch (put(in->s, in->c, in->seq, (unsigned)name, l, n, smp->value)) {
+	switch (put(in->s, in->c, in->seq, (unsigned)name, l, n, smp->value, true)) {
 	case PUT_CREATED:
 		in->st->created++;
 		in->st->kept++;
@@ -830,6 +835,13 @@ static bool ingest_take(void *ctx, const struct promtext_sample *smp)
 enum pt_code series_ingest(struct series_store *s, const char *key, const char *page, size_t len,
 			   int64_t now_ms, struct series_ingest_stats *st, struct pt_error *e)
 {
+	return series_ingest_every(s, key, page, len, now_ms, 0, st, e);
+}
+
+enum pt_code series_ingest_every(struct series_store *s, const char *key, const char *page, size_t len,
+				 int64_t now_ms, uint64_t every_ms, struct series_ingest_stats *st,
+				 struct pt_error *e)
+{
 	struct series_ingest_stats local;
 	struct promtext_stats ps;
 	struct ingest in = {.s = s, .name_idx = -1};
@@ -842,6 +854,9 @@ enum pt_code series_ingest(struct series_store *s, const char *key, const char *
 		return pt_error_set(e, PT_INVALID, "series_ingest: no store or no page");
 	if ((rc = open_slot(s, key, now_ms, &in.c, &in.seq, e)))
 		return rc;
+	in.c->page_seq = in.seq;
+	in.c->page_ms = now_ms;
+	in.c->page_every_ms = every_ms;
 	in.st = st;
 	/* Cannot fail: page is not NULL, or len is 0. */
 	(void)promtext_parse(page, len, ingest_want, ingest_take, &in, &ps);
@@ -870,6 +885,11 @@ size_t series_carry(struct series_store *dst, const struct series_store *src, si
 			 * stays stale there. A container the new store refuses
 			 * (a limit) has its samples counted as lost. */
 			refused = refused || open_slot(dst, container_key(src, c), c->ts[k % src->ring], &dc, &seq, NULL);
+			if (!refused && k == c->page_seq) {
+				dc->page_seq = seq;
+				dc->page_ms = c->page_ms;
+				dc->page_every_ms = c->page_every_ms;
+			}
 			for (const struct series *sr = c->first; sr; sr = sr->next) {
 				const struct name *nm = &src->names[sr->name];
 				struct lref l[PROMTEXT_MAX_LABELS];
@@ -893,7 +913,7 @@ size_t series_carry(struct series_store *dst, const struct series_store *src, si
 					l[j].vl = strlen(p);
 					p += l[j].vl + 1;
 				}
-				switch (put(dst, dc, seq, (unsigned)name, l, sr->n_labels, sr->v[k % sr->depth])) {
+				switch (put(dst, dc, seq, (unsigned)name, l, sr->n_labels, sr->v[k % sr->depth], sr->page)) {
 				case PUT_KEPT:
 				case PUT_CREATED:
 					copied++;
@@ -950,7 +970,7 @@ enum pt_code series_add(struct series_store *s, const char *key, const char *met
 			return pt_error_set(e, PT_INVALID, "'%s' has label '%s' twice", metric, l[i].n);
 	if ((rc = open_slot(s, key, now_ms, &c, &seq, e)))
 		return rc;
-	switch (put(s, c, seq, (unsigned)name, l, n, value)) {
+	switch (put(s, c, seq, (unsigned)name, l, n, value, false)) {
 	case PUT_LIMIT:
 		return pt_error_set(e, PT_LIMIT, "dropped '%s' of '%s': a series limit is reached (%zu per "
 				    "container, %zu in all, %zu label bytes)", metric, key,
@@ -1048,15 +1068,27 @@ bool series_label_at(const struct series *sr, size_t i, const char **name, const
 bool series_latest(const struct series_store *s, const struct series_container *c,
 		   const struct series *sr, int64_t now_ms, double *v)
 {
+	uint64_t lookback = s->lookback_ms;
 	int64_t t;
 	double x;
 
-	/* Absent from the newest slot: stale, as after a missed scrape. */
-	if (!c->seq || sr->last_seq != c->seq)
-		return false;
-	t = c->ts[c->seq % s->ring];
+	if (sr->page) {
+		/* Absent from the newest page: stale. Pages may come less
+		 * often than the slots (a scrape interval above the tick),
+		 * so the lookback follows their spacing. */
+		if (!c->page_seq || sr->last_seq != c->page_seq)
+			return false;
+		t = c->page_ms;
+		if (SERIES_LOOKBACK_INTERVALS * c->page_every_ms > lookback)
+			lookback = SERIES_LOOKBACK_INTERVALS * c->page_every_ms;
+	} else {
+		/* Absent from the newest slot: stale. */
+		if (!c->seq || sr->last_seq != c->seq)
+			return false;
+		t = c->ts[c->seq % s->ring];
+	}
 	/* Left-open like the range: a sample exactly lookback old is out. */
-	if (t > now_ms || now_ms - t >= (int64_t)s->lookback_ms)
+	if (t > now_ms || (uint64_t)(now_ms - t) >= lookback)
 		return false;
 	x = sr->v[sr->last_seq % sr->depth];
 	if (is_stale(x))

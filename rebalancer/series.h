@@ -16,6 +16,10 @@
  *    selectors skip the gap. A failed scrape is recorded as an empty page,
  *    which makes every page series stale at once ("a failed scrape is the
  *    same as an empty scrape", prometheus scrape/scrape.go);
+ *  - pages may come less often than the slots (a scrape interval longer
+ *    than the interval, series_ingest_every): a series from a page goes
+ *    stale only when a later page lacks it, and holds its value between
+ *    pages;
  *  - range selectors cover (now - range, now], left-open as in Prometheus 3
  *    (CHANGELOG 3.0.0, #13904). */
 #ifndef PT_SERIES_H
@@ -43,12 +47,13 @@
 #define SERIES_DEF_MAX_LABEL_BYTES 512 /* per series: names + values + 2 per label */
 #define SERIES_DEF_MAX_BYTES ((size_t)32 << 20)
 
-/* An instant selector sees a value for this many intervals after it was
- * recorded, when nothing newer was recorded for the container at all (a
- * newer slot without the series makes it stale at once). Prometheus looks
- * back 5 min, which with `for:` would keep a trigger pending or firing on a
- * value nobody observes any more; the agent records every tick, so a value
- * three ticks old means the container stopped reporting. */
+/* An instant selector sees a value for this many intervals (for a series
+ * from a page: scrape intervals) after it was recorded, when nothing newer
+ * was recorded for the container at all (a newer slot, or page, without
+ * the series makes it stale at once). Prometheus looks back 5 min, which
+ * with `for:` would keep a trigger pending or firing on a value nobody
+ * observes any more; the agent records every tick, so a value three ticks
+ * (or scrapes) old means the container stopped reporting. */
 #define SERIES_LOOKBACK_INTERVALS 3
 
 /* The agent publishes its cgroup and PSI readings under cAdvisor's names
@@ -133,6 +138,13 @@ struct series_ingest_stats {
 enum pt_code series_ingest(struct series_store *s, const char *key, const char *page, size_t len,
 			   int64_t now_ms, struct series_ingest_stats *st, struct pt_error *e) PT_WUR;
 
+/* As series_ingest, for a page scraped every every_ms (0: every interval),
+ * so its series keep their values SERIES_LOOKBACK_INTERVALS times that
+ * long between pages. */
+enum pt_code series_ingest_every(struct series_store *s, const char *key, const char *page, size_t len,
+				 int64_t now_ms, uint64_t every_ms, struct series_ingest_stats *st,
+				 struct pt_error *e) PT_WUR;
+
 struct series_label {
 	const char *name;
 	const char *value;
@@ -193,7 +205,8 @@ const char *series_label(const struct series_store *s, const struct series *sr, 
 bool series_label_at(const struct series *sr, size_t i, const char **name, const char **value);
 
 /* The instant value of sr at now_ms: its sample in the container's newest
- * slot, if that is not older than the lookback and not after now_ms.
+ * slot (for a series from a page: in the newest page), if that is not
+ * older than the lookback and not after now_ms.
  * Returns false (v untouched) when there is none (stale or too old). */
 bool series_latest(const struct series_store *s, const struct series_container *c,
 		   const struct series *sr, int64_t now_ms, double *v);

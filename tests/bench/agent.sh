@@ -8,12 +8,14 @@
 # docs/examples/rebalance.yaml (a GC-pause histogram trigger and two PSI
 # triggers). Measured after a warm-up:
 #   - CPU per tick: the agent's own podtuner_agent_tick_cpu_seconds (its
-#     thread) and its phases, and the whole process from /proc/PID/stat;
+#     thread) and its phases, and the whole process from /proc/PID/stat,
+#     with each page scraped every tick (the issue's 1 s) and then at each
+#     scrape interval of EVERY (the example policy's 5s);
 #   - RSS (VmRSS, RssAnon = the agent's own memory, RssFile = mapped
 #     libraries) at PODS, then at each of SCALE pod counts.
 # Prints a Markdown table (for docs/benchmarks.md) and writes the figures
 # as JSON to OUT. Bounded: fixed run lengths, loopback only.
-#   PODS=250 SECS=30 SCALE="0 250 500 1000" SCALE_SECS=12 PIN=1 (agent on
+#   PODS=250 SECS=30 EVERY="5s" SCALE="0 250 500 1000" SCALE_SECS=12 PIN=1 (agent on
 #   CPU 1, the pages' server on CPU 0) OUT=build/bench/agent.json
 set -u
 
@@ -27,6 +29,7 @@ SAMPLE=$ROOT/../shared/tools/metrics/metrics-go.txt
 PODS=${PODS:-250}
 SECS=${SECS:-30}
 WARM=5
+EVERY=${EVERY-5s}
 SCALE=${SCALE:-0 250 500 1000}
 SCALE_SECS=${SCALE_SECS:-12}
 OUT=${OUT:-build/bench/agent.json}
@@ -53,10 +56,11 @@ pin() { # cpu cmd...: run in the background (exec: $! is the command), on cpu wh
 	if [ "${PIN:-0}" = 1 ]; then exec taskset -c "$cpu" "$@"; else exec "$@"; fi
 }
 
-# start N: the tree, the pages and the agent for N pods; sets APID, MPORT.
+# start N [SCRAPE_INTERVAL]: the tree, the pages and the agent for N pods,
+# scraping every tick or at the interval given; sets APID, MPORT.
 RUN=0
 start() {
-	local n=$1 d
+	local n=$1 every=${2:-1s} d
 	RUN=$((RUN + 1))
 	d=$T/run$RUN-$n
 	mkdir -p "$d"
@@ -75,7 +79,9 @@ start() {
 	read -r _ port <"$d/port"
 	[ "$port" != 0 ] || port=9090 # no pods, no pages: any valid port
 	sed -e 's/^  name: shop-web/  name: bench/' -e "s/port: 9090/port: $port/" \
-		-e 's/namespaces: \["shop", "shop-\*"\]/namespaces: ["shop"]/' docs/examples/rebalance.yaml >"$d/policy.yaml"
+		-e 's/namespaces: \["shop", "shop-\*"\]/namespaces: ["shop"]/' -e "s/interval: 5s}/interval: $every}/" \
+		docs/examples/rebalance.yaml >"$d/policy.yaml"
+	grep -q "interval: $every}" "$d/policy.yaml" || { echo "cannot set the scrape interval in the policy" >&2; exit 1; }
 	pin 1 "$PODTUNER" rebalance -p "$d/policy.yaml" --pods-file "$d/pods.json" --cgroup-root "$d/cg" \
 		--checkpoint "$d/ck.json" --interval 1s --listen 127.0.0.1:0 --ready-file "$d/ready" >"$d/agent.log" 2>&1 &
 	APID=$!
@@ -93,23 +99,23 @@ val() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "$1"
 proc_cpu() { awk '{ print $14 + $15 }' "/proc/$APID/stat"; } # clock ticks
 status() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$APID/status"; } # kB
 
-# --- CPU at PODS ----------------------------------------------------------
-start "$PODS"
-scrape "$T/m_first"
-sleep "$WARM"
-scrape "$T/m0"
-c0=$(proc_cpu)
-sleep "$((SECS - WARM))"
-scrape "$T/m1"
-c1=$(proc_cpu)
-rss=$(status VmRSS)
-anon=$(status RssAnon)
-file=$(status RssFile)
-hwm=$(status VmHWM)
-stop
-
-HZ=$(getconf CLK_TCK)
-$PY - "$T/m_first" "$T/m0" "$T/m1" "$c0" "$c1" "$HZ" "$PODS" "$rss" "$anon" "$file" "$hwm" "$OUT.cpu" <<'EOF'
+# --- CPU at PODS, for each scrape interval --------------------------------
+# cpu EVERY OUT: measure the agent at PODS with pages every EVERY.
+cpu() {
+	start "$PODS" "$1"
+	scrape "$T/m_first"
+	sleep "$WARM"
+	scrape "$T/m0"
+	c0=$(proc_cpu)
+	sleep "$((SECS - WARM))"
+	scrape "$T/m1"
+	c1=$(proc_cpu)
+	rss=$(status VmRSS)
+	anon=$(status RssAnon)
+	file=$(status RssFile)
+	hwm=$(status VmHWM)
+	stop
+	$PY - "$T/m_first" "$T/m0" "$T/m1" "$c0" "$c1" "$HZ" "$PODS" "$rss" "$anon" "$file" "$hwm" "$2" "$1" <<'EOF'
 import json, re, sys
 first, m0, m1 = ({}, {}, {})
 for path, d in zip(sys.argv[1:4], (first, m0, m1)):
@@ -122,7 +128,7 @@ c0, c1, hz, pods = float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), i
 rss, anon, filerss, hwm = (int(x) for x in sys.argv[8:12])
 d = lambda k: m1.get(k, 0) - m0.get(k, 0)
 ticks = d("podtuner_agent_ticks_total")
-r = {"pods": pods, "ticks": int(ticks),
+r = {"pods": pods, "scrape_interval": sys.argv[13], "ticks": int(ticks),
      "tick_cpu_ms": 1000 * d("podtuner_agent_tick_cpu_seconds_sum") / ticks,
      "process_cpu_ms": 1000 * (c1 - c0) / hz / ticks,
      "tick_wall_ms": 1000 * d("podtuner_agent_tick_duration_seconds_sum") / ticks,
@@ -142,6 +148,10 @@ for k in m1:
         r["phases_ms"][m.group(1)] = 1000 * d(k) / ticks
 json.dump(r, open(sys.argv[12], "w"))
 EOF
+}
+HZ=$(getconf CLK_TCK)
+cpu 1s "$OUT.cpu"
+for e in $EVERY; do cpu "$e" "$OUT.cpu.$e"; done
 
 # --- RSS as pods grow -------------------------------------------------------
 echo "[]" >"$OUT.scale"
@@ -168,11 +178,12 @@ EOF
 	stop
 done
 
-$PY - "$OUT.cpu" "$OUT.scale" "$OUT" "$PODS" "$SECS" "${PIN:-0}" <<'EOF'
+$PY - "$OUT.cpu" "$OUT.scale" "$OUT" "$PODS" "$SECS" "${PIN:-0}" $EVERY <<'EOF'
 import json, os, sys
 cpu, scale = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-json.dump({"cpu": cpu, "scale": scale, "pin": sys.argv[6] == "1", "loadavg": os.getloadavg()},
-          open(sys.argv[3], "w"), indent=1)
+every = [json.load(open(f"{sys.argv[1]}.{e}")) for e in sys.argv[7:]]
+json.dump({"cpu": cpu, "cpu_by_scrape_interval": every, "scale": scale, "pin": sys.argv[6] == "1",
+           "loadavg": os.getloadavg()}, open(sys.argv[3], "w"), indent=1)
 mib = lambda kb: f"{kb / 1024:.1f}"
 print(f"### CPU per tick, {cpu['pods']} containers, 1 s tick ({cpu['ticks']} ticks measured)\n")
 print("| | per tick |\n|---|---|")
@@ -185,6 +196,16 @@ for p, ms in sorted(cpu["phases_ms"].items(), key=lambda x: -x[1]):
     print(f"| &nbsp;&nbsp;phase {p} | {ms:.2f} ms |")
 print(f"\nScrapes: {cpu['scrapes']} ok, {cpu['scrape_errors']} failed; {cpu['series']} series kept "
       f"({cpu['series_bytes'] / 1024:.0f} KiB).\n")
+if every:
+    print(f"### CPU per tick by scrape interval, {cpu['pods']} containers, 1 s tick\n")
+    print("| scrape interval | agent thread | whole process | scrape + ingest | pages per tick | ticks at or under 10 ms |")
+    print("|---|---|---|---|---|---|")
+    for r in [cpu] + every:
+        ph = r["phases_ms"]
+        print(f"| {r['scrape_interval']} | {r['tick_cpu_ms']:.1f} ms | {r['process_cpu_ms']:.1f} ms "
+              f"| {ph.get('scrape', 0) + ph.get('ingest', 0):.1f} ms | {r['scrapes'] / r['ticks']:.0f} "
+              f"| {100 * r['tick_cpu_le_10ms']:.0f}% |")
+    print()
 print("### Memory as pods grow\n")
 print("| pods | VmRSS | RssAnon (agent) | RssFile (libraries) | series store | agent thread CPU per tick |")
 print("|---|---|---|---|---|---|")
@@ -194,3 +215,4 @@ for r in scale:
 print(f"\nLoad average during the run: {os.getloadavg()[0]:.2f}; PIN={sys.argv[6]}.")
 EOF
 rm -f "$OUT.cpu" "$OUT.scale"
+for e in $EVERY; do rm -f "$OUT.cpu.$e"; done

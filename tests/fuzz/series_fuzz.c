@@ -3,6 +3,9 @@
  * triggers, each page followed by an evaluation of every trigger, as the
  * agent's tick does. The input is a sequence of pages separated by '\f',
  * one second apart, for two containers; an empty page is a failed scrape.
+ * Container "b" (every third page) alternates: a page said to come every
+ * 3 s (series_ingest_every), then a reading of the agent's own series "a"
+ * (series_add: the page's first byte) in place of the next.
  * Invariants: the store stays within its memory cap; results are
  * consistent (data or a reason, firing only with data). */
 #include "../../core/promql.h"
@@ -61,8 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *key = i % 3 == 2 ? "b" : "a";
 
 		now += 1000;
-		if (series_ingest(s, key, n ? p : NULL, n, now, &st, &e) != PT_OK)
+		if (key[0] == 'b' && i % 2) {
+			if (series_add(s, key, "a", NULL, 0, n ? (double)(unsigned char)p[0] : 0, now, &e) != PT_OK)
+				FUZZ_CHECK(e.msg[0], "an error without a message");
+		} else if (series_ingest_every(s, key, n ? p : NULL, n, now, key[0] == 'b' ? 3000 : 0, &st, &e) !=
+			   PT_OK) {
 			FUZZ_CHECK(e.msg[0], "an error without a message");
+		}
 		for (size_t t = 0; t < N_TRIGGERS; t++) {
 			eval_expr(s, key, x[t], now, &r);
 			FUZZ_CHECK(r.has_data == (r.why == EVAL_HAS_DATA) && (!r.firing || r.has_data),

@@ -151,7 +151,7 @@ start_agent() {
 	shift
 	rm -f "$T/$name.ready"
 	env LD_PRELOAD="$PRELOAD" PT_SHIM_COUNT="$T/einval.count" PT_SHIM_MARK="$T/$name.mark" "${envs[@]}" \
-		"$PODTUNER" rebalance -p "$T/policy.yaml" --cgroup-root "$CG" --checkpoint "$T/ck.json" \
+		"$PODTUNER" rebalance -p "${POLICY:-$T/policy.yaml}" --cgroup-root "$CG" --checkpoint "$T/ck.json" \
 		--interval 200ms --listen 127.0.0.1:0 --ready-file "$T/$name.ready" --log-level debug "$@" \
 		>"$T/$name.log" 2>&1 &
 	AGENT_PID=$!
@@ -396,6 +396,18 @@ start_agent p1 -- --pods-file "$T/pods.json" --checkpoint "$T/ck-dry.json" --dry
 check "dry run: would rebalance" "$T/p1.log" wait_for 10 'grep -q "would rebalance (dry run)" "$T/p1.log"'
 check "dry run: files and checkpoint untouched" "$T/p1.log" \
 	eval '[ "$(weights)" = "100 200 100 " ] && [ ! -e "$T/ck-dry.json" ] && [ "$(metric '"'"'podtuner_agent_writes_total{result="dry_run"}'"'"')" -ge 1 ]'
+kill9
+
+# Pages every 1 s at a 200 ms tick (scrape.interval): a fifth of the
+# scrapes, and the trigger still fires on them (its [2s] range holds two).
+sed 's/timeout: 300ms}/timeout: 300ms, interval: 1s}/' "$T/policy.yaml" >"$T/policy-1s.yaml"
+POLICY=$T/policy-1s.yaml start_agent p3 -- --pods-file "$T/pods.json" --checkpoint "$T/ck-dry3.json" --dry-run || exit 1
+check "scrape every 1 s: would rebalance (dry run)" "$T/p3.log" wait_for 10 'grep -q "would rebalance (dry run)" "$T/p3.log"'
+s0=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t0=$(metric podtuner_agent_ticks_total)
+sleep 3
+s1=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t1=$(metric podtuner_agent_ticks_total)
+check "scrape every 1 s: $((s1 - s0)) pages in $((t1 - t0)) ticks of 3 pods (a fifth: 3 per 5 ticks)" "$T/p3.log" \
+	test $((5 * (s1 - s0))) -ge $((2 * (t1 - t0))) -a $((5 * (s1 - s0))) -le $((4 * (t1 - t0)))
 kill9
 
 # An unreadable checkpoint: --restore refuses it; the agent moves it aside.

@@ -231,6 +231,7 @@ static void test_good_fixtures(void)
 	CHECK_INT(p->rebalance.scrape_port, 8080);
 	CHECK_STR(p->rebalance.scrape_path, "/stats");
 	CHECK_INT(p->rebalance.scrape_timeout_ms, 2000);
+	CHECK_INT(p->rebalance.scrape_interval_ms, 5000);
 	CHECK_INT(p->rebalance.cooldown_ms, 10000);
 	CHECK_INT(p->rebalance.decay_ms, 300000);
 	CHECK_INT(p->rebalance.n_triggers, 2);
@@ -293,6 +294,7 @@ static void test_defaults(void)
 	CHECK_INT(p->rebalance.scrape_port, 0);
 	CHECK(p->rebalance.scrape_path == NULL);
 	CHECK_INT(p->rebalance.scrape_timeout_ms, 500);
+	CHECK_INT(p->rebalance.scrape_interval_ms, 0);
 	CHECK_INT(p->rebalance.cooldown_ms, 30000);
 	CHECK_INT(p->rebalance.decay_ms, 120000);
 	CHECK_INT(p->rebalance.triggers[0].for_ms, 0);
@@ -523,6 +525,19 @@ static void test_rebalance_errors(void)
 		   "t.yaml:8:29: 'spec.rebalance.scrape.path' must be a URL path starting with '/', without spaces or "
 		   "control characters, at most 1024 bytes, not 'metrics'\n"
 		   "t.yaml:8:47: 'spec.rebalance.scrape.timeout' must be more than 0s");
+	CHECK_ERRS(RB_HEAD "    pool: p\n    scrape: {interval: 0s}\n" TRIG,
+		   "t.yaml:8:24: 'spec.rebalance.scrape.interval' must be more than 0s");
+	CHECK_ERRS(RB_HEAD "    pool: p\n    scrape: {interval: 1h}\n" TRIG,
+		   "t.yaml:8:24: 'spec.rebalance.scrape.interval' must be at most 10m, not '1h'");
+	/* A range over a scraped metric must span two scrapes; the agent's
+	 * own container_* series are read every tick. */
+	CHECK_ERRS(RB_HEAD "    pool: p\n    scrape: {interval: 15s}\n"
+			   "    triggers:\n"
+			   "      - {name: a, expr: 'rate(x_total[20s]) > 1', grant: cpu}\n"
+			   "      - {name: b, expr: 'rate(container_cpu_usage_seconds_total[5s]) > 1', grant: cpu}\n"
+			   "      - {name: c, expr: 'max_over_time(y[30s]) > 1', grant: cpu}\n",
+		   "t.yaml:10:25: trigger 'a': the range [20s] over 'x_total' is shorter than two scrapes "
+		   "(spec.rebalance.scrape.interval is 15s), so it would hold one sample at most");
 	CHECK_ERR_PREFIX(RB_HEAD "    pool: p\n    cooldown: 3x\n" TRIG, "t.yaml:8:15: 'spec.rebalance.cooldown': ");
 	CHECK_ERR_PREFIX(RB_HEAD "    pool: p\n    decay: 1.5m\n" TRIG, "t.yaml:8:12: 'spec.rebalance.decay': ");
 	CHECK_ERRS(RB_HEAD "    pool: p\n    decay: 48h\n" TRIG,

@@ -353,9 +353,12 @@ static void test_staleness(void)
 	CHECK_INT(series_ingest(s, "k", only_a, strlen(only_a), 2000, &st, NULL), PT_OK);
 	CHECK(isnan(value_of(s, "k", "g", 2000, NULL)));
 	CHECK_DBL(value_of(s, "k", "a_total", 2000, NULL), 20, 0);
-	/* A failed scrape (nothing) while the agent records a cgroup value
-	 * in the same tick: the page's series are stale, the gap skipped. */
+	/* A failed scrape (an empty page) while the agent records a cgroup
+	 * value in the same tick: the page's series are stale, the gap
+	 * skipped. */
 	CHECK_INT(series_add(s, "k", "g", NULL, 0, 7, 3000, NULL), PT_OK);
+	CHECK_DBL(value_of(s, "k", "a_total", 3000, NULL), 20, 0); /* no page yet this tick */
+	CHECK_INT(series_ingest(s, "k", NULL, 0, 3000, &st, NULL), PT_OK);
 	CHECK(isnan(value_of(s, "k", "a_total", 3000, NULL)));
 	CHECK_DBL(value_of(s, "k", "g", 3000, NULL), 7, 0);
 	CHECK_INT(series_ingest(s, "k", both, strlen(both), 4000, &st, NULL), PT_OK);
@@ -388,6 +391,53 @@ static void test_staleness(void)
 		CHECK_INT(series_ingest(s, "k", both, strlen(both), t * 1000, &st, NULL), PT_OK);
 	CHECK_INT(count_range(s, "k", "a_total", 0, 206000), 62);
 	CHECK_INT(count_range(s, "k", "a_total", 145000, 206000), 60);
+	series_free(s);
+}
+
+/* Pages scraped every 5 s while the agent records its own series every
+ * 1 s tick: a page's series hold their value between pages, go stale when
+ * a page lacks them or the scrape fails, and expire three scrape intervals
+ * after the last page; ranges see one sample per page. */
+static void test_scrape_interval(void)
+{
+	static const char *const srcs[] = {"rate(a_total[1m]) > 1", "g > 1", "c > 1"};
+	struct series_store *s = store_for(NULL, srcs, 3), *d = store_for(NULL, srcs, 3);
+	const char *both = "a_total 10\ng 5\n", *only_a = "a_total 20\n";
+
+	CHECK_INT(series_ingest_every(s, "k", both, strlen(both), 1000, 5000, NULL, NULL), PT_OK);
+	for (int t = 1; t <= 5; t++) {
+		CHECK_INT(series_add(s, "k", "c", NULL, 0, t, t * 1000, NULL), PT_OK);
+		CHECK_DBL(value_of(s, "k", "g", t * 1000, NULL), 5, 0);
+		CHECK_DBL(value_of(s, "k", "c", t * 1000, NULL), t, 0);
+	}
+	/* Three scrape intervals after the page, if no page came since. */
+	CHECK_DBL(value_of(s, "k", "g", 15999, NULL), 5, 0);
+	CHECK(isnan(value_of(s, "k", "g", 16000, NULL)));
+	/* Not in the next page: stale at once; a_total has its two samples. */
+	CHECK_INT(series_ingest_every(s, "k", only_a, strlen(only_a), 6000, 5000, NULL, NULL), PT_OK);
+	CHECK(isnan(value_of(s, "k", "g", 6000, NULL)));
+	CHECK_DBL(value_of(s, "k", "a_total", 6000, NULL), 20, 0);
+	CHECK_INT(count_range(s, "k", "a_total", 0, 6000), 2);
+	for (int t = 7; t <= 8; t++)
+		CHECK_INT(series_add(s, "k", "c", NULL, 0, t, t * 1000, NULL), PT_OK);
+	CHECK_DBL(value_of(s, "k", "a_total", 8000, NULL), 20, 0);
+	/* A reload between pages keeps the page, its time and its spacing. */
+	CHECK_INT(series_carry(d, s, NULL), 2 + 1); /* a_total's two, c's newest (instant: depth 1) */
+	CHECK_DBL(value_of(d, "k", "a_total", 8000, NULL), 20, 0);
+	CHECK_DBL(value_of(d, "k", "a_total", 20999, NULL), 20, 0);
+	CHECK(isnan(value_of(d, "k", "a_total", 21000, NULL)));
+	CHECK(isnan(value_of(d, "k", "g", 8000, NULL)));
+	/* A failed scrape: every page series is stale. */
+	CHECK_INT(series_add(s, "k", "c", NULL, 0, 11, 11000, NULL), PT_OK);
+	CHECK_INT(series_ingest_every(s, "k", NULL, 0, 11000, 5000, NULL, NULL), PT_OK);
+	CHECK(isnan(value_of(s, "k", "a_total", 11000, NULL)));
+	CHECK_INT(count_range(s, "k", "a_total", 0, 11000), 2);
+	CHECK_DBL(value_of(s, "k", "c", 11000, NULL), 11, 0);
+	/* Back to a page every tick: the lookback is three ticks again. */
+	CHECK_INT(series_ingest(s, "k", both, strlen(both), 12000, NULL, NULL), PT_OK);
+	CHECK_DBL(value_of(s, "k", "g", 14999, NULL), 5, 0);
+	CHECK(isnan(value_of(s, "k", "g", 15000, NULL)));
+	series_free(d);
 	series_free(s);
 }
 
@@ -686,5 +736,5 @@ static void test_ingest_speed(void)
 	series_free(s);
 }
 
-TEST_MAIN(test_config, test_depth, test_ingest_go, test_ingest_java_aliases, test_staleness, test_carry, test_labels,
+TEST_MAIN(test_config, test_depth, test_ingest_go, test_ingest_java_aliases, test_staleness, test_scrape_interval, test_carry, test_labels,
 	  test_limits, test_churn_flat, test_expire, test_memory_250_pods, test_ingest_speed)
