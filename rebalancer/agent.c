@@ -107,7 +107,9 @@ struct apod {
 	char *match; /* the pod reduced to what policy matching reads, JSON */
 	long timeout_ms;
 	uint64_t every_ms; /* the scrape interval, at least the tick */
-	int64_t due_ms;    /* the next scrape */
+	uint64_t phase_ms; /* the pod's place in it */
+	int64_t due_ms;    /* the next scrape, when every_ms is above the tick */
+	bool page_gone;    /* its target went away: its page series go stale */
 	struct scrape_target *target;
 	struct actr *ctrs;
 	size_t n_ctrs;
@@ -434,9 +436,9 @@ static int64_t mem_quantity(const cJSON *ct, const char *which)
 	return quantity_value(&q);
 }
 
-/* What policy matching reads, kept so a policy reload can re-match
- * without a relist: metadata (namespace, labels, annotations) and the
- * containers' names and images. */
+/* What policy matching and the scrape URL read, kept so a policy reload
+ * can re-match without a relist: metadata (namespace, labels,
+ * annotations), the containers' names and images, and the pod IP. */
 static char *reduce_pod(const cJSON *pod)
 {
 	cJSON *r = cJSON_CreateObject(), *md, *spec, *arr, *ct;
@@ -455,6 +457,9 @@ static char *reduce_pod(const cJSON *pod)
 			      cJSON_Duplicate(json_path(pod, "metadata", "annotations", NULL), true));
 	if (json_get_str(json_get(pod, "spec"), "runtimeClassName"))
 		cJSON_AddStringToObject(spec, "runtimeClassName", json_get_str(json_get(pod, "spec"), "runtimeClassName"));
+	if (json_get_str(json_get(pod, "status"), "podIP"))
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "status"), "podIP",
+					json_get_str(json_get(pod, "status"), "podIP"));
 	cJSON_ArrayForEach(c, json_path(pod, "spec", "containers", NULL)) {
 		if (!(ct = cJSON_CreateObject()))
 			goto out;
@@ -477,15 +482,34 @@ static const struct policy *match(struct agent *ag, const cJSON *pod, const char
 	return p;
 }
 
-/* The pod's scrape interval (the policy's, else every tick) and, when it
- * changes, its next scrape: at once for every tick, else at a fixed phase
- * within the interval from the pod's UID, so that the node's pages spread
+/* What a pod's scrape follows: the first of its containers' policies whose
+ * triggers read the page (port, path, timeout), as often as the most
+ * frequent of them asks, so that every policy's ranges hold their scrapes. */
+struct scrape_want {
+	const struct policy *pol;
+	uint64_t every_ms; /* 0: none yet */
+};
+
+static void scrape_want_add(struct agent *ag, struct scrape_want *w, const struct policy *pol)
+{
+	uint64_t every;
+
+	if (!pol || !policy_scrapes(ag, pol))
+		return;
+	if (!w->pol)
+		w->pol = pol;
+	every = pol->rebalance.scrape_interval_ms ? pol->rebalance.scrape_interval_ms : 1; /* every tick */
+	if (!w->every_ms || every < w->every_ms)
+		w->every_ms = every;
+}
+
+/* The pod's scrape interval (at least the tick) and, when it changes, its
+ * place in it: a phase from the pod's UID, so that the node's pages spread
  * over the ticks instead of all coming due in one (Prometheus offsets its
  * targets the same way, scrape/target.go offset). */
-static void scrape_schedule(struct agent *ag, struct apod *p, const struct policy *pol, int64_t now)
+static void scrape_schedule(struct agent *ag, struct apod *p, uint64_t every, int64_t now)
 {
-	uint64_t tick = ag->cfg->interval_ms, every = pol ? pol->rebalance.scrape_interval_ms : 0;
-	uint64_t h = 14695981039346656037ULL;
+	uint64_t tick = ag->cfg->interval_ms, h = 14695981039346656037ULL;
 
 	if (every < tick)
 		every = tick;
@@ -494,11 +518,13 @@ static void scrape_schedule(struct agent *ag, struct apod *p, const struct polic
 	p->every_ms = every;
 	for (const char *c = p->uid; *c; c++)
 		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-	p->due_ms = now + (every > tick ? (int64_t)(h % every) : 0);
+	p->phase_ms = h % every;
+	p->due_ms = scrape_due_after(now - (int64_t)tick / 2, every, p->phase_ms);
 }
 
-static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const struct policy *pol, int64_t now)
+static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const struct scrape_want *w, int64_t now)
 {
+	const struct policy *pol = w->pol;
 	const cJSON *ann = json_path(pod, "metadata", "annotations", NULL);
 	const char *ip = json_get_str(json_get(pod, "status"), "podIP");
 	const char *port = json_get_str(ann, "prometheus.io/port"), *path = json_get_str(ann, "prometheus.io/path");
@@ -517,17 +543,18 @@ static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const
 	}
 	if (pol && pol->rebalance.scrape_path)
 		path = pol->rebalance.scrape_path;
-	if (ip && *ip && port && policy_scrapes(ag, pol))
+	if (ip && *ip && port && pol)
 		snprintf(url, sizeof url, strchr(ip, ':') ? "http://[%s]:%s%s" : "http://%s:%s%s", ip, port,
 			 path && *path == '/' ? path : "/metrics");
 	timeout = pol && pol->rebalance.scrape_timeout_ms ? (long)pol->rebalance.scrape_timeout_ms
 							   : SCRAPE_DEFAULT_TIMEOUT_MS;
-	scrape_schedule(ag, p, pol, now);
+	scrape_schedule(ag, p, w->every_ms, now);
 	/* The target keeps its URL and timeout; without one, retry a URL
 	 * that failed. */
 	if (strcmp(url, p->target ? scrape_target_url(p->target) : "") == 0 && timeout == p->timeout_ms)
 		return;
 	p->timeout_ms = timeout;
+	p->page_gone = p->page_gone || p->target;
 	scrape_target_free(ag->scraper, p->target);
 	p->target = NULL;
 	if (url[0] && !(p->target = scrape_target_new(ag->scraper, url, p->timeout_ms, &err)))
@@ -546,7 +573,7 @@ static void pod_upsert(struct agent *ag, const struct podsrc_event *ev, int64_t 
 	enum cgroup_qos qos;
 	struct actr *nc = NULL;
 	size_t n = 0, cap = 0;
-	const struct policy *scrape_pol = NULL;
+	struct scrape_want sw = {0};
 
 	if (!qos_s || cgroup_qos_parse(qos_s, &qos, NULL) != PT_OK)
 		qos = CGROUP_QOS_BURSTABLE;
@@ -601,8 +628,7 @@ static void pod_upsert(struct agent *ag, const struct podsrc_event *ev, int64_t 
 		nc[n].mem_req = mem_quantity(ct, "requests");
 		nc[n].mem_lim = mem_quantity(ct, "limits");
 		ctr_assign(ag, &nc[n], pol, now);
-		if (pol && !scrape_pol)
-			scrape_pol = pol;
+		scrape_want_add(ag, &sw, pol);
 		n++;
 	}
 	if (!n) {
@@ -655,7 +681,7 @@ static void pod_upsert(struct agent *ag, const struct podsrc_event *ev, int64_t 
 	for (size_t i = 0; i < n; i++)
 		nc[i].pod = p;
 	p->seen = true;
-	scrape_url(ag, p, pod, scrape_pol, now);
+	scrape_url(ag, p, pod, &sw, now);
 }
 
 static void on_pod_event(void *ctx, const struct podsrc_event *ev)
@@ -734,7 +760,7 @@ static void rematch(struct agent *ag, int64_t now)
 	for (size_t i = 0; i < ag->n_pods; i++) {
 		struct apod *p = ag->pods[i];
 		cJSON *pod = p->match ? cJSON_Parse(p->match) : NULL;
-		const struct policy *scrape_pol = NULL;
+		struct scrape_want sw = {0};
 
 		for (size_t k = 0; k < p->n_ctrs; k++) {
 			struct actr *c = &p->ctrs[k];
@@ -754,15 +780,10 @@ static void rematch(struct agent *ag, int64_t now)
 			ctr_assign(ag, c, pol, now);
 			carry_triggers(c, was, old, n_old, &prev);
 			free(old);
-			if (pol && !scrape_pol)
-				scrape_pol = pol;
+			scrape_want_add(ag, &sw, pol);
 		}
-		/* The URL needs the pod's IP and annotations: keep the old one
-		 * unless no policy scrapes any more. */
-		if (!scrape_pol || !policy_scrapes(ag, scrape_pol)) {
-			scrape_target_free(ag->scraper, p->target);
-			p->target = NULL;
-		}
+		if (pod)
+			scrape_url(ag, p, pod, &sw, now);
 		cJSON_Delete(pod);
 		arena_reset(&ag->scratch);
 	}
@@ -1064,40 +1085,48 @@ struct scrape_ctx {
 	double ingest_cpu; /* CPU spent ingesting, inside the scrape phase */
 };
 
-/* One pod's page, ingested for each of its tuned containers as soon as
- * its transfer ends; the body buffer goes back to the pool after. */
-static void on_scraped(void *ctx, struct scrape_target *tg, const struct scrape_result *r)
+/* A pod's page (len 0: none, its series go stale at once), stored for
+ * each of its tuned containers. */
+static void ingest_page(struct scrape_ctx *sc, struct apod *p, const char *body, size_t len)
 {
-	struct scrape_ctx *sc = ctx;
 	struct agent *ag = sc->ag;
-	struct apod *p = scrape_target_user(tg);
 	/* Ingesting never blocks, so wall time is its CPU time, and the
 	 * monotonic clock is read in user space (the thread CPU clock is a
 	 * system call, two per target). */
 	double t0 = mono_s();
+	bool counted = false;
 	struct pt_error err;
 
-	if (r->code == PT_OK) {
-		metrics_counter_inc(ag->scrape_ok);
-	} else {
-		metrics_counter_inc(ag->scrape_err);
-		log_err(LOG_DEBUG, "scrape failed", r->error);
-	}
 	for (size_t k = 0; p && k < p->n_ctrs; k++) {
 		struct series_ingest_stats st;
-		/* A failed scrape is an empty page: its series go stale at
-		 * once, as in Prometheus. */
-		const char *body = r->code == PT_OK ? r->body : "";
-		size_t len = r->code == PT_OK ? r->bytes : 0;
 
 		if (!p->ctrs[k].policy)
 			continue;
-		if (series_ingest_every(ag->series, p->ctrs[k].key, body, len, sc->now, p->every_ms, &st, &err))
+		if (series_ingest_every(ag->series, p->ctrs[k].key, body, len, sc->now, p->every_ms, &st, &err)) {
 			log_err(LOG_DEBUG, "cannot store a scraped page", err.msg);
-		else if (k == 0 && st.bad_lines)
+		} else if (!counted) {
 			metrics_counter_add(ag->scrape_bad_lines, st.bad_lines);
+			counted = true;
+		}
 	}
 	sc->ingest_cpu += mono_s() - t0;
+}
+
+/* One pod's page, ingested as soon as its transfer ends; the body buffer
+ * goes back to the pool after. A failed scrape is an empty page, as in
+ * Prometheus. */
+static void on_scraped(void *ctx, struct scrape_target *tg, const struct scrape_result *r)
+{
+	struct scrape_ctx *sc = ctx;
+
+	if (r->code == PT_OK) {
+		metrics_counter_inc(sc->ag->scrape_ok);
+		ingest_page(sc, scrape_target_user(tg), r->body, r->bytes);
+		return;
+	}
+	metrics_counter_inc(sc->ag->scrape_err);
+	log_err(LOG_DEBUG, "scrape failed", r->error);
+	ingest_page(sc, scrape_target_user(tg), "", 0);
 }
 
 static void scrape_all(struct agent *ag, int64_t now, double *t)
@@ -1112,14 +1141,19 @@ static void scrape_all(struct agent *ag, int64_t now, double *t)
 	for (size_t i = 0; i < ag->n_pods; i++) {
 		struct apod *p = ag->pods[i];
 
-		if (p->due_ms > now + (int64_t)p->every_ms) /* the wall clock went back */
-			p->due_ms = now;
-		if (!p->target || n == ag->cap_work || p->due_ms > now + half)
+		if (!p->target && p->page_gone) /* as Prometheus marks a vanished target's series stale */
+			ingest_page(&sc, p, "", 0);
+		p->page_gone = false;
+		if (!p->target || n == ag->cap_work)
 			continue;
+		if (p->every_ms > ag->cfg->interval_ms) {
+			if (p->due_ms > now + half + (int64_t)p->every_ms) /* the wall clock went back */
+				p->due_ms = scrape_due_after(now - half, p->every_ms, p->phase_ms);
+			if (p->due_ms > now + half)
+				continue;
+			p->due_ms = scrape_due_after(now + half, p->every_ms, p->phase_ms);
+		}
 		ag->targets[n++] = p->target;
-		p->due_ms += (int64_t)p->every_ms;
-		if (p->due_ms <= now + half) /* behind (a long tick, a clock step): no catching up */
-			p->due_ms = now + (int64_t)p->every_ms;
 	}
 	if (n && scrape_run_each(ag->scraper, ag->targets, n, on_scraped, &sc, &err))
 		log_err(LOG_WARN, "scrape batch failed", err.msg);

@@ -357,6 +357,14 @@ const struct scrape_result *scrape_target_result(const struct scrape_target *t)
 	return &t->res;
 }
 
+int64_t scrape_due_after(int64_t t_ms, uint64_t every_ms, uint64_t phase_ms)
+{
+	int64_t e = (int64_t)every_ms, base = t_ms - (int64_t)(phase_ms % every_ms);
+	int64_t q = base / e - (base % e < 0); /* floor, for times before the phase */
+
+	return (q + 1) * e + (int64_t)(phase_ms % every_ms);
+}
+
 void scrape_get_stats(const struct scrape *s, struct scrape_stats *out)
 {
 	*out = s->st;

@@ -142,6 +142,12 @@ void *scrape_target_user(const struct scrape_target *t);
  * scraped yet". Valid until the next scrape_run or scrape_target_free. */
 const struct scrape_result *scrape_target_result(const struct scrape_target *t);
 
+/* The first time after t_ms that lies phase_ms past a multiple of every_ms
+ * (every_ms > 0; phase_ms is taken modulo it): a target scraped at these
+ * times keeps its place in the interval whatever the ticks do, so the
+ * targets of a node stay spread over it. Pure. */
+int64_t scrape_due_after(int64_t t_ms, uint64_t every_ms, uint64_t phase_ms);
+
 /* Totals since scrape_new. */
 void scrape_get_stats(const struct scrape *s, struct scrape_stats *out);
 

@@ -614,9 +614,13 @@ size_t series_expire(struct series_store *s, int64_t now_ms, uint64_t idle_ms)
 	for (size_t i = 0; i < s->containers.cap;) {
 		const struct series_container *c = s->containers.v[i].p;
 		int64_t newest = c && c->seq ? c->ts[c->seq % s->ring] : INT64_MIN;
+		/* A container fed by pages only is idle after its lookback. */
+		uint64_t idle = c && SERIES_LOOKBACK_INTERVALS * c->page_every_ms > idle_ms
+					? SERIES_LOOKBACK_INTERVALS * c->page_every_ms
+					: idle_ms;
 
 		/* After a removal slot i holds a shifted entry: look again. */
-		if (c && (!c->seq || (now_ms > newest && (uint64_t)(now_ms - newest) > idle_ms))) {
+		if (c && (!c->seq || (now_ms > newest && (uint64_t)(now_ms - newest) > idle))) {
 			drop_at(s, i);
 			dropped++;
 			continue;
@@ -856,7 +860,7 @@ enum pt_code series_ingest_every(struct series_store *s, const char *key, const 
 		return rc;
 	in.c->page_seq = in.seq;
 	in.c->page_ms = now_ms;
-	in.c->page_every_ms = every_ms;
+	in.c->page_every_ms = every_ms < SERIES_MAX_EVERY_MS ? every_ms : SERIES_MAX_EVERY_MS;
 	in.st = st;
 	/* Cannot fail: page is not NULL, or len is 0. */
 	(void)promtext_parse(page, len, ingest_want, ingest_take, &in, &ps);
@@ -865,55 +869,84 @@ enum pt_code series_ingest_every(struct series_store *s, const char *key, const 
 	return PT_OK;
 }
 
+/* Put sample v of src's series sr into dst's container dc at slot seq. */
+static enum put_result carry_one(struct series_store *dst, const struct series_store *src,
+				 struct series_container *dc, uint32_t seq, const struct series *sr, double v)
+{
+	const struct name *nm = &src->names[sr->name];
+	struct lref l[PROMTEXT_MAX_LABELS];
+	const char *p = labels_of(sr);
+	int name = name_index(dst, nm->s, nm->len);
+
+	if (name < 0)
+		return PUT_LIMIT;
+	for (size_t j = 0; j < sr->n_labels; j++) {
+		l[j].n = p;
+		l[j].nl = strlen(p);
+		p += l[j].nl + 1;
+		l[j].v = p;
+		l[j].vl = strlen(p);
+		p += l[j].vl + 1;
+	}
+	return put(dst, dc, seq, (unsigned)name, l, sr->n_labels, v, sr->page);
+}
+
+/* Whether src's series sr has a value at slot k that dst keeps: one of
+ * the newest slots as deep as dst keeps the name, or the newest page,
+ * whose series are current until the next one however deep they are. */
+static bool carried(const struct series_store *dst, const struct series_store *src,
+		    const struct series_container *c, const struct series *sr, uint32_t k)
+{
+	const struct name *nm = &src->names[sr->name];
+	int name;
+
+	if (k > sr->last_seq || sr->last_seq - k >= sr->depth || is_stale(sr->v[k % sr->depth]) ||
+	    (name = name_index(dst, nm->s, nm->len)) < 0)
+		return false;
+	return c->seq - k < dst->names[name].depth || (sr->page && k == c->page_seq);
+}
+
 size_t series_carry(struct series_store *dst, const struct series_store *src, size_t *dropped)
 {
 	size_t copied = 0, lost = 0;
 
 	for (size_t i = 0; dst && src && i < src->containers.cap; i++) {
 		const struct series_container *c = src->containers.v[i].p;
-		uint32_t keep = src->ring < dst->ring ? src->ring : dst->ring, first;
+		uint32_t keep = src->ring < dst->ring ? src->ring : dst->ring, win, first;
 		bool refused = false;
 
 		if (!c || !c->seq)
 			continue;
-		first = c->seq > keep ? c->seq - keep + 1 : 1;
+		win = first = c->seq > keep ? c->seq - keep + 1 : 1;
+		/* The newest page may be older than the slots kept (pages less
+		 * often than slots); it opens its own slot, at its own time. */
+		if (c->page_seq && c->page_seq < first)
+			first = c->page_seq;
 		for (uint32_t k = first; k <= c->seq; k++) {
 			struct series_container *dc = NULL;
 			uint32_t seq = 0;
 
+			if (k < win && k != c->page_seq)
+				continue;
 			/* Every slot is opened, so a series absent from one
 			 * stays stale there. A container the new store refuses
 			 * (a limit) has its samples counted as lost. */
-			refused = refused || open_slot(dst, container_key(src, c), c->ts[k % src->ring], &dc, &seq, NULL);
+			refused = refused || open_slot(dst, container_key(src, c),
+						       k == c->page_seq ? c->page_ms : c->ts[k % src->ring], &dc,
+						       &seq, NULL);
 			if (!refused && k == c->page_seq) {
 				dc->page_seq = seq;
 				dc->page_ms = c->page_ms;
 				dc->page_every_ms = c->page_every_ms;
 			}
 			for (const struct series *sr = c->first; sr; sr = sr->next) {
-				const struct name *nm = &src->names[sr->name];
-				struct lref l[PROMTEXT_MAX_LABELS];
-				const char *p = labels_of(sr);
-				int name;
-
-				/* What the source has for slot k, and the new
-				 * store keeps that deep. */
-				if (k > sr->last_seq || sr->last_seq - k >= sr->depth || is_stale(sr->v[k % sr->depth]) ||
-				    (name = name_index(dst, nm->s, nm->len)) < 0 || c->seq - k >= dst->names[name].depth)
+				if (!carried(dst, src, c, sr, k))
 					continue;
 				if (refused) {
 					lost++;
 					continue;
 				}
-				for (size_t j = 0; j < sr->n_labels; j++) {
-					l[j].n = p;
-					l[j].nl = strlen(p);
-					p += l[j].nl + 1;
-					l[j].v = p;
-					l[j].vl = strlen(p);
-					p += l[j].vl + 1;
-				}
-				switch (put(dst, dc, seq, (unsigned)name, l, sr->n_labels, sr->v[k % sr->depth], sr->page)) {
+				switch (carry_one(dst, src, dc, seq, sr, sr->v[k % sr->depth])) {
 				case PUT_KEPT:
 				case PUT_CREATED:
 					copied++;

@@ -56,6 +56,10 @@
  * (or scrapes) old means the container stopped reporting. */
 #define SERIES_LOOKBACK_INTERVALS 3
 
+/* The longest scrape interval series_ingest_every takes (longer is taken
+ * as this). */
+#define SERIES_MAX_EVERY_MS ((uint64_t)24 * 3600 * 1000)
+
 /* The agent publishes its cgroup and PSI readings under cAdvisor's names
  * and units (google/cadvisor metrics/prometheus.go), so that triggers read
  * as they would against a kubelet. All counters are in seconds; PSI "some"
@@ -171,8 +175,9 @@ size_t series_carry(struct series_store *dst, const struct series_store *src, si
  * whether it was known. */
 bool series_drop(struct series_store *s, const char *key);
 
-/* Forget every container with no slot newer than now_ms - idle_ms.
- * Returns how many were dropped. */
+/* Forget every container with no slot newer than now_ms - idle_ms (or,
+ * if longer, than the lookback of its pages). Returns how many were
+ * dropped. */
 size_t series_expire(struct series_store *s, int64_t now_ms, uint64_t idle_ms);
 
 struct series_mem {

@@ -667,5 +667,35 @@ static void test_cpu(void)
 	(void)mode_names;
 }
 
-TEST_MAIN(setup, test_page, test_gzip, test_errors, test_hung, test_stop, test_bad_input, test_many, test_cpu,
+/* The schedule of a target scraped every 5 s at phase 2.3 s, from 1 s ticks
+ * that drift, stall and see the clock jump: each due time is the next
+ * point of its phase. */
+static void test_due(void)
+{
+	int64_t due, scrapes = 0;
+
+	CHECK_INT(scrape_due_after(7512, 5000, 2300), 12300);
+	CHECK_INT(scrape_due_after(7299, 5000, 2300), 7300);
+	CHECK_INT(scrape_due_after(7300, 5000, 2300), 12300); /* strictly after */
+	CHECK_INT(scrape_due_after(0, 5000, 7300), 2300);     /* the phase modulo the interval */
+	CHECK_INT(scrape_due_after(-1, 5000, 0), 0);          /* floor below zero */
+	CHECK_INT(scrape_due_after(-5001, 5000, 0), -5000);
+	CHECK_INT(scrape_due_after(1795822520813, 1000, 0), 1795822521000);
+	/* 100 ticks 1 s apart, 30 ms late each (a drifting tick), with the
+	 * half-tick tolerance the agent uses: one scrape in five. */
+	due = scrape_due_after(0 - 500, 5000, 2300);
+	for (int64_t i = 0, now = 0; i < 100; i++, now += 1030) {
+		if (due > now + 500)
+			continue;
+		scrapes++;
+		due = scrape_due_after(now + 500, 5000, 2300);
+		CHECK((due - 2300) % 5000 == 0);
+	}
+	CHECK(scrapes >= 20 && scrapes <= 21);
+	/* A stall of a minute: the next scrape is at its own phase again,
+	 * not a minute's worth of them. */
+	CHECK_INT(scrape_due_after(60000 + 500, 5000, 2300), 62300);
+}
+
+TEST_MAIN(setup, test_due, test_page, test_gzip, test_errors, test_hung, test_stop, test_bad_input, test_many, test_cpu,
 	  teardown)

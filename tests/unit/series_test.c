@@ -441,6 +441,48 @@ static void test_scrape_interval(void)
 	series_free(s);
 }
 
+/* A reload between pages carries the newest page even when the slots
+ * since it are deeper than what the new store keeps of its series (an
+ * instant selector keeps one), or than its whole ring (only instant
+ * selectors: one slot); and a container fed by pages alone is not expired
+ * before its pages' lookback. */
+static void test_scrape_interval_carry(void)
+{
+	static const char *const deep[] = {"rate(a_total[1m]) > 1", "g > 1", "c > 1"};
+	static const char *const flat[] = {"g > 1", "c > 1"};
+	const char *const *sets[] = {deep, flat};
+	const char *page = "a_total 1\ng 5\n";
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = i ? 2 : 3;
+		struct series_store *s = store_for(NULL, sets[i], n), *d = store_for(NULL, sets[i], n);
+
+		CHECK_INT(series_ingest_every(s, "k", page, strlen(page), 1000, 5000, NULL, NULL), PT_OK);
+		for (int t = 1; t <= 4; t++)
+			CHECK_INT(series_add(s, "k", "c", NULL, 0, t, t * 1000, NULL), PT_OK);
+		CHECK(series_carry(d, s, NULL) >= 2);
+		CHECK_DBL(value_of(d, "k", "g", 4000, NULL), 5, 0);
+		CHECK_DBL(value_of(d, "k", "c", 4000, NULL), 4, 0);
+		CHECK_DBL(value_of(d, "k", "g", 15999, NULL), 5, 0);
+		CHECK(isnan(value_of(d, "k", "g", 16000, NULL)));
+		/* The carried page is the newest: the next one without g
+		 * makes it stale. */
+		CHECK_INT(series_ingest_every(d, "k", "a_total 2\n", 10, 6000, 5000, NULL, NULL), PT_OK);
+		CHECK(isnan(value_of(d, "k", "g", 6000, NULL)));
+		series_free(d);
+		series_free(s);
+	}
+	{
+		struct series_store *s = store_for(NULL, flat, 2);
+
+		CHECK_INT(series_ingest_every(s, "k", page, strlen(page), 1000, 300000, NULL, NULL), PT_OK);
+		CHECK_INT(series_expire(s, 1000 + 600001, 600000), 0);
+		CHECK_DBL(value_of(s, "k", "g", 1000 + 600001, NULL), 5, 0);
+		CHECK_INT(series_expire(s, 1000 + 900001, 600000), 1);
+		series_free(s);
+	}
+}
+
 /* A policy reload: the new store gets the history of what it keeps, slot
  * for slot (times, values, gaps), as deep as it keeps it. */
 static void test_carry(void)
@@ -736,5 +778,6 @@ static void test_ingest_speed(void)
 	series_free(s);
 }
 
-TEST_MAIN(test_config, test_depth, test_ingest_go, test_ingest_java_aliases, test_staleness, test_scrape_interval, test_carry, test_labels,
+TEST_MAIN(test_config, test_depth, test_ingest_go, test_ingest_java_aliases, test_staleness, test_scrape_interval, test_scrape_interval_carry,
+	  test_carry, test_labels,
 	  test_limits, test_churn_flat, test_expire, test_memory_250_pods, test_ingest_speed)
