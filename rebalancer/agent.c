@@ -109,7 +109,7 @@ struct apod {
 	uint64_t every_ms; /* the scrape interval, at least the tick */
 	uint64_t phase_ms; /* the pod's place in it */
 	int64_t due_ms;    /* the next scrape, when every_ms is above the tick */
-	bool page_gone;    /* its target went away: its page series go stale */
+	bool page_gone;    /* its target went away or moved: its page series go stale */
 	struct scrape_target *target;
 	struct actr *ctrs;
 	size_t n_ctrs;
@@ -510,16 +510,26 @@ static void scrape_want_add(struct agent *ag, struct scrape_want *w, const struc
 static void scrape_schedule(struct agent *ag, struct apod *p, uint64_t every, int64_t now)
 {
 	uint64_t tick = ag->cfg->interval_ms, h = 14695981039346656037ULL;
+	int64_t next;
 
 	if (every < tick)
 		every = tick;
 	if (every == p->every_ms)
 		return;
-	p->every_ms = every;
 	for (const char *c = p->uid; *c; c++)
 		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	next = scrape_due_after(now - (int64_t)tick / 2, every, h % every);
+	/* A longer interval: the stored page expires after three of the old
+	 * ones, so the first new scrape is no later than the old schedule's. */
+	if (p->target && p->every_ms && every > p->every_ms) {
+		int64_t old = p->every_ms <= tick ? now : p->due_ms;
+
+		if (old < next)
+			next = old;
+	}
+	p->every_ms = every;
 	p->phase_ms = h % every;
-	p->due_ms = scrape_due_after(now - (int64_t)tick / 2, every, p->phase_ms);
+	p->due_ms = next;
 }
 
 static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const struct scrape_want *w, int64_t now)
@@ -551,10 +561,14 @@ static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const
 	scrape_schedule(ag, p, w->every_ms, now);
 	/* The target keeps its URL and timeout; without one, retry a URL
 	 * that failed. */
-	if (strcmp(url, p->target ? scrape_target_url(p->target) : "") == 0 && timeout == p->timeout_ms)
-		return;
+	if (strcmp(url, p->target ? scrape_target_url(p->target) : "") == 0) {
+		if (timeout == p->timeout_ms || !p->target)
+			return;
+	} else if (p->target) {
+		/* Another endpoint (or none): what the old one said is stale. */
+		p->page_gone = true;
+	}
 	p->timeout_ms = timeout;
-	p->page_gone = p->page_gone || p->target;
 	scrape_target_free(ag->scraper, p->target);
 	p->target = NULL;
 	if (url[0] && !(p->target = scrape_target_new(ag->scraper, url, p->timeout_ms, &err)))
@@ -1141,7 +1155,7 @@ static void scrape_all(struct agent *ag, int64_t now, double *t)
 	for (size_t i = 0; i < ag->n_pods; i++) {
 		struct apod *p = ag->pods[i];
 
-		if (!p->target && p->page_gone) /* as Prometheus marks a vanished target's series stale */
+		if (p->page_gone) /* as Prometheus marks a vanished target's series stale */
 			ingest_page(&sc, p, "", 0);
 		p->page_gone = false;
 		if (!p->target || n == ag->cap_work)

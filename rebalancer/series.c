@@ -6,7 +6,9 @@
  * probing and backward-shift deletion, so churn leaves no tombstones.
  * Invariant: a series' value for slot k is v[k % depth], valid for
  * last_seq - depth < k <= last_seq; the slots it missed are filled with the
- * stale marker when it is next written. */
+ * stale marker when it is next written. A container's newest page is slot
+ * page_seq <= seq, at page_ms: that time, not ts[], is the one to use, as
+ * the page's slot may have left the ring of slot times. */
 #include "series.h"
 
 #include <math.h>
