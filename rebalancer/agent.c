@@ -106,9 +106,7 @@ struct apod {
 	struct pod_unit unit;
 	char *match; /* the pod reduced to what policy matching reads, JSON */
 	long timeout_ms;
-	uint64_t every_ms; /* the scrape interval, at least the tick */
-	uint64_t phase_ms; /* the pod's place in it */
-	int64_t due_ms;    /* the next scrape, when every_ms is above the tick */
+	struct scrape_sched sched;
 	bool page_gone;    /* its target went away or moved: its page series go stale */
 	struct scrape_target *target;
 	struct actr *ctrs;
@@ -503,35 +501,6 @@ static void scrape_want_add(struct agent *ag, struct scrape_want *w, const struc
 		w->every_ms = every;
 }
 
-/* The pod's scrape interval (at least the tick) and, when it changes, its
- * place in it: a phase from the pod's UID, so that the node's pages spread
- * over the ticks instead of all coming due in one (Prometheus offsets its
- * targets the same way, scrape/target.go offset). */
-static void scrape_schedule(struct agent *ag, struct apod *p, uint64_t every, int64_t now)
-{
-	uint64_t tick = ag->cfg->interval_ms, h = 14695981039346656037ULL;
-	int64_t next;
-
-	if (every < tick)
-		every = tick;
-	if (every == p->every_ms)
-		return;
-	for (const char *c = p->uid; *c; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-	next = scrape_due_after(now - (int64_t)tick / 2, every, h % every);
-	/* A longer interval: the stored page expires after three of the old
-	 * ones, so the first new scrape is no later than the old schedule's. */
-	if (p->target && p->every_ms && every > p->every_ms) {
-		int64_t old = p->every_ms <= tick ? now : p->due_ms;
-
-		if (old < next)
-			next = old;
-	}
-	p->every_ms = every;
-	p->phase_ms = h % every;
-	p->due_ms = next;
-}
-
 static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const struct scrape_want *w, int64_t now)
 {
 	const struct policy *pol = w->pol;
@@ -558,7 +527,7 @@ static void scrape_url(struct agent *ag, struct apod *p, const cJSON *pod, const
 			 path && *path == '/' ? path : "/metrics");
 	timeout = pol && pol->rebalance.scrape_timeout_ms ? (long)pol->rebalance.scrape_timeout_ms
 							   : SCRAPE_DEFAULT_TIMEOUT_MS;
-	scrape_schedule(ag, p, w->every_ms, now);
+	scrape_sched_set(&p->sched, w->every_ms, ag->cfg->interval_ms, p->uid, p->target != NULL, now);
 	/* The target keeps its URL and timeout; without one, retry a URL
 	 * that failed. */
 	if (strcmp(url, p->target ? scrape_target_url(p->target) : "") == 0) {
@@ -1116,7 +1085,8 @@ static void ingest_page(struct scrape_ctx *sc, struct apod *p, const char *body,
 
 		if (!p->ctrs[k].policy)
 			continue;
-		if (series_ingest_every(ag->series, p->ctrs[k].key, body, len, sc->now, p->every_ms, &st, &err)) {
+		if (series_ingest_every(ag->series, p->ctrs[k].key, body, len, sc->now, p->sched.every_ms, &st,
+					&err)) {
 			log_err(LOG_DEBUG, "cannot store a scraped page", err.msg);
 		} else if (!counted) {
 			metrics_counter_add(ag->scrape_bad_lines, st.bad_lines);
@@ -1146,9 +1116,6 @@ static void on_scraped(void *ctx, struct scrape_target *tg, const struct scrape_
 static void scrape_all(struct agent *ag, int64_t now, double *t)
 {
 	struct scrape_ctx sc = {.ag = ag, .now = now};
-	/* A pod is due within half a tick of its time, so that tick jitter
-	 * does not push it to the next one. */
-	int64_t half = (int64_t)ag->cfg->interval_ms / 2;
 	size_t n = 0;
 	struct pt_error err;
 
@@ -1158,16 +1125,8 @@ static void scrape_all(struct agent *ag, int64_t now, double *t)
 		if (p->page_gone) /* as Prometheus marks a vanished target's series stale */
 			ingest_page(&sc, p, "", 0);
 		p->page_gone = false;
-		if (!p->target || n == ag->cap_work)
-			continue;
-		if (p->every_ms > ag->cfg->interval_ms) {
-			if (p->due_ms > now + half + (int64_t)p->every_ms) /* the wall clock went back */
-				p->due_ms = scrape_due_after(now - half, p->every_ms, p->phase_ms);
-			if (p->due_ms > now + half)
-				continue;
-			p->due_ms = scrape_due_after(now + half, p->every_ms, p->phase_ms);
-		}
-		ag->targets[n++] = p->target;
+		if (p->target && n < ag->cap_work && scrape_sched_due(&p->sched, ag->cfg->interval_ms, now))
+			ag->targets[n++] = p->target;
 	}
 	if (n && scrape_run_each(ag->scraper, ag->targets, n, on_scraped, &sc, &err))
 		log_err(LOG_WARN, "scrape batch failed", err.msg);

@@ -365,6 +365,44 @@ int64_t scrape_due_after(int64_t t_ms, uint64_t every_ms, uint64_t phase_ms)
 	return (q + 1) * e + (int64_t)(phase_ms % every_ms);
 }
 
+void scrape_sched_set(struct scrape_sched *s, uint64_t every_ms, uint64_t tick_ms, const char *key,
+		      bool has_page, int64_t now_ms)
+{
+	uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
+	int64_t next;
+
+	if (every_ms < tick_ms)
+		every_ms = tick_ms;
+	if (every_ms == s->every_ms)
+		return;
+	for (const char *c = key ? key : ""; *c; c++)
+		h = (h ^ (unsigned char)*c) * UINT64_C(1099511628211);
+	next = scrape_due_after(now_ms - (int64_t)tick_ms / 2, every_ms, h % every_ms);
+	if (has_page && s->every_ms && every_ms > s->every_ms) {
+		int64_t old = s->every_ms <= tick_ms ? now_ms : s->due_ms;
+
+		if (old < next)
+			next = old;
+	}
+	s->every_ms = every_ms;
+	s->phase_ms = h % every_ms;
+	s->due_ms = next;
+}
+
+bool scrape_sched_due(struct scrape_sched *s, uint64_t tick_ms, int64_t now_ms)
+{
+	int64_t half = (int64_t)tick_ms / 2;
+
+	if (s->every_ms <= tick_ms)
+		return true;
+	if (s->due_ms > now_ms + half + (int64_t)s->every_ms) /* the wall clock went back */
+		s->due_ms = scrape_due_after(now_ms - half, s->every_ms, s->phase_ms);
+	if (s->due_ms > now_ms + half)
+		return false;
+	s->due_ms = scrape_due_after(now_ms + half, s->every_ms, s->phase_ms);
+	return true;
+}
+
 void scrape_get_stats(const struct scrape *s, struct scrape_stats *out)
 {
 	*out = s->st;

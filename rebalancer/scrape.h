@@ -148,6 +148,31 @@ const struct scrape_result *scrape_target_result(const struct scrape_target *t);
  * targets of a node stay spread over it. Pure. */
 int64_t scrape_due_after(int64_t t_ms, uint64_t every_ms, uint64_t phase_ms);
 
+/* When a target is scraped, by a caller that ticks every tick_ms: every
+ * tick, or, for a longer interval, at the points of a phase within it that
+ * comes from a key (the pod's UID), as Prometheus offsets its targets
+ * (scrape/target.go offset). A target is due within half a tick of its
+ * time, so tick jitter does not push it to the next one. Pure: all times
+ * are arguments. Zero-initialised: no interval yet. */
+struct scrape_sched {
+	uint64_t every_ms; /* 0: not set yet */
+	uint64_t phase_ms;
+	int64_t due_ms;    /* when every_ms is above the tick */
+};
+
+/* Set the interval to every_ms (at least tick_ms) at now_ms; no change
+ * if it is the same. has_page: the target was scraped on the old
+ * interval and its page is still in use; a longer interval then starts no
+ * later than the old one's next scrape, since the stored page expires
+ * after three of the old intervals (rebalancer/series.h). */
+void scrape_sched_set(struct scrape_sched *s, uint64_t every_ms, uint64_t tick_ms, const char *key,
+		      bool has_page, int64_t now_ms);
+
+/* Whether the target is due in the tick at now_ms; if it is, its next
+ * time is set. A wall clock that went back re-derives the next time from
+ * the phase, as does one that jumped ahead (no catching up). */
+bool scrape_sched_due(struct scrape_sched *s, uint64_t tick_ms, int64_t now_ms);
+
 /* Totals since scrape_new. */
 void scrape_get_stats(const struct scrape *s, struct scrape_stats *out);
 

@@ -697,5 +697,62 @@ static void test_due(void)
 	CHECK_INT(scrape_due_after(60000 + 500, 5000, 2300), 62300);
 }
 
-TEST_MAIN(setup, test_due, test_page, test_gzip, test_errors, test_hung, test_stop, test_bad_input, test_many, test_cpu,
+/* The schedule of a node's targets: every tick, or spread over a longer
+ * interval by their keys, through clock jumps and interval changes. */
+static void test_sched(void)
+{
+	struct scrape_sched one = {0}, g[250] = {{0}};
+	int scraped[250] = {0};
+	int64_t now = 1795822520000;
+	char key[64];
+
+	scrape_sched_set(&one, 0, 1000, "uid", false, now);
+	CHECK_INT(one.every_ms, 1000);
+	CHECK(scrape_sched_due(&one, 1000, now) && scrape_sched_due(&one, 1000, now + 7));
+	/* 250 pods every 5 s from 1 s ticks: every tick scrapes about a
+	 * fifth of them, each pod once in 5 ticks. */
+	for (int i = 0; i < 250; i++) {
+		snprintf(key, sizeof key, "6f1c2d3e-%04d-4a5b-9c8d-%012d", i, i * 7919);
+		scrape_sched_set(&g[i], 5000, 1000, key, false, now);
+	}
+	for (int t = 0; t < 20; t++) {
+		int n = 0;
+
+		for (int i = 0; i < 250; i++)
+			if (scrape_sched_due(&g[i], 1000, now + t * 1000 + (t % 3) * 40)) /* some jitter */
+				n++, scraped[i]++;
+		CHECK(n >= 25 && n <= 75);
+	}
+	for (int i = 0; i < 250; i++)
+		CHECK_INT(scraped[i], 4);
+	/* The wall clock jumps an hour ahead, then back: each pod keeps its
+	 * phase and is due again within one interval. */
+	for (int64_t jump = 3600000; jump >= -3600000; jump -= 7200000) {
+		int64_t base = now + 20000 + jump;
+
+		for (int i = 0; i < 250; i++) {
+			int k = 0;
+
+			while (k < 6 && !scrape_sched_due(&g[i], 1000, base + k * 1000))
+				k++;
+			CHECK(k < 6);
+			CHECK_INT((g[i].due_ms - (int64_t)g[i].phase_ms) % 5000, 0);
+		}
+	}
+	/* A longer interval with a page in use: from every tick, due at once;
+	 * from 5 s, no later than the old schedule's next scrape. Without a
+	 * page, at the new phase. */
+	scrape_sched_set(&one, 60000, 1000, "uid", true, now);
+	CHECK(scrape_sched_due(&one, 1000, now));
+	scrape_sched_set(&g[0], 60000, 1000, "other", true, now + 30000);
+	CHECK(g[0].due_ms <= now + 30000 + 5500);
+	scrape_sched_set(&g[1], 60000, 1000, "other", false, now + 30000);
+	CHECK_INT((g[1].due_ms - (int64_t)g[1].phase_ms) % 60000, 0);
+	/* The same interval again changes nothing. */
+	g[2].due_ms = 42;
+	scrape_sched_set(&g[2], 5000, 1000, "x", true, now);
+	CHECK_INT(g[2].due_ms, 42);
+}
+
+TEST_MAIN(setup, test_due, test_sched, test_page, test_gzip, test_errors, test_hung, test_stop, test_bad_input, test_many, test_cpu,
 	  teardown)
