@@ -209,6 +209,19 @@ static struct policy_set *load_policies(const struct agent_config *cfg)
 	if (rc && !d.n)
 		log_err(LOG_ERROR, "cannot load policies", pt_strerror(rc));
 	policy_diags_release(&d);
+	for (size_t i = 0; !rc && i < ps->n; i++) {
+		const struct policy *p = &ps->v[i];
+		struct log_line l;
+
+		/* The policy's own check cannot know the tick. */
+		if (p->rebalance.scrape_interval_ms && p->rebalance.scrape_interval_ms < cfg->interval_ms &&
+		    log_begin(&l, LOG_WARN, "scrape.interval is shorter than the tick: scraped every tick")) {
+			log_str(&l, "policy", p->name);
+			log_int(&l, "scrape_interval_ms", (int64_t)p->rebalance.scrape_interval_ms);
+			log_int(&l, "interval_ms", cfg->interval_ms);
+			log_end(&l);
+		}
+	}
 	return rc ? NULL : ps;
 }
 

@@ -408,10 +408,15 @@ sleep 3
 s1=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t1=$(metric podtuner_agent_ticks_total)
 check "scrape every 1 s: $((s1 - s0)) pages in $((t1 - t0)) ticks of 3 pods (a fifth: 3 per 5 ticks)" "$T/p3.log" \
 	test $((5 * (s1 - s0))) -ge $((2 * (t1 - t0))) -a $((5 * (s1 - s0))) -le $((4 * (t1 - t0)))
+# A reload to every 100 ms, below the 200 ms tick: scraped every tick, said once.
+sed 's/timeout: 300ms}/timeout: 300ms, interval: 100ms}/' "$T/policy.yaml" >"$T/policy-1s.tmp"
+mv "$T/policy-1s.tmp" "$T/policy-1s.yaml"
+check "scrape.interval below the tick: a warning" "$T/p3.log" \
+	wait_for 10 'grep -q "scrape.interval is shorter than the tick" "$T/p3.log"'
 # A reload to every 400 ms (two ticks) takes effect without a pod event.
 sed 's/timeout: 300ms}/timeout: 300ms, interval: 400ms}/' "$T/policy.yaml" >"$T/policy-1s.tmp"
 mv "$T/policy-1s.tmp" "$T/policy-1s.yaml"
-check "scrape interval changed: reloaded" "$T/p3.log" wait_for 10 'grep -q "policies reloaded" "$T/p3.log"'
+check "scrape interval changed: reloaded" "$T/p3.log" wait_for 10 '[ "$(grep -c "policies reloaded" "$T/p3.log")" = 2 ]'
 sleep 0.5
 s0=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t0=$(metric podtuner_agent_ticks_total)
 sleep 3
