@@ -425,6 +425,26 @@ check "scrape every 400 ms after the reload: $((s1 - s0)) pages in $((t1 - t0)) 
 	test $((5 * (s1 - s0))) -ge $((6 * (t1 - t0))) -a $((5 * (s1 - s0))) -le $((9 * (t1 - t0)))
 kill9
 
+# A pod that stops being scraped (its IP gone from the pods file): its
+# page series go stale in the next tick, as Prometheus marks a vanished
+# target, not three scrape intervals (3 s here) later. An instant trigger
+# on a gauge every page has shows it.
+sed -e 's/timeout: 300ms}/timeout: 300ms, interval: 1s}/' -e 's/expr: histogram_quantile.*/expr: go_goroutines > 0/' \
+	"$T/policy.yaml" >"$T/policy-inst.yaml"
+cp "$T/pods.json" "$T/pods4.json"
+POLICY=$T/policy-inst.yaml start_agent p4 -- --pods-file "$T/pods4.json" --checkpoint "$T/ck-dry4.json" --dry-run || exit 1
+web0_trigger() { metric 'podtuner_agent_trigger_state{namespace="shop",pod="web-0",container="app",trigger="gc-pauses"}'; }
+check "instant page trigger: firing" "$T/p4.log" wait_for 10 '[ "$(web0_trigger)" = 2 ]'
+$PY -c 'import json, sys; d = json.load(open(sys.argv[1])); del d["items"][0]["status"]["podIP"]; json.dump(d, open(sys.argv[2], "w"))' \
+	"$T/pods.json" "$T/pods4.tmp"
+t_gone=$(date +%s%3N)
+mv "$T/pods4.tmp" "$T/pods4.json"
+wait_for 5 '[ "$(web0_trigger)" = 0 ]'
+t_clear=$(date +%s%3N)
+check "a pod no longer scraped: its page series stale at once ($((t_clear - t_gone)) ms, not ~3 s)" "$T/p4.log" \
+	test $((t_clear - t_gone)) -lt 1500
+kill9
+
 # An unreadable checkpoint: --restore refuses it; the agent moves it aside.
 cp "$T/pods.json" "$T/pods2.json"
 printf '{"version":1,"entries":[{"key":' >"$T/ck2.json"
