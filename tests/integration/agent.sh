@@ -487,6 +487,38 @@ kill -TERM "$AGENT_PID"
 wait "$AGENT_PID"
 check "SIGTERM: clean exit" "$T/p2.log" test $? = 0
 
+# web-1 gets a sidecar tuned by another policy that scrapes every tick,
+# while its app's policy scrapes every 1 s: the pod is scraped as often as
+# the most frequent of them asks (every tick), the others every 1 s.
+SIDE=$(printf side | sha256sum | cut -c1-64)
+cp -r "${SCOPE[1]}" "$(dirname "${SCOPE[1]}")/cri-containerd-$SIDE.scope"
+$PY - "$T/pods.json" "$T/pods5.json" "$SIDE" <<'EOF'
+import copy, json, sys
+d = json.load(open(sys.argv[1]))
+p = d["items"][1]
+side = copy.deepcopy(p["spec"]["containers"][0])
+side["name"] = "side"
+p["spec"]["containers"].append(side)
+st = copy.deepcopy(p["status"]["containerStatuses"][0])
+st["name"], st["containerID"] = "side", "containerd://" + sys.argv[3]
+p["status"]["containerStatuses"].append(st)
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+{
+	sed -e 's/timeout: 300ms}/timeout: 300ms, interval: 1s}/' -e 's/podLabels: {tier: web}/&\n    containers: ["app"]/' "$T/policy.yaml"
+	echo ---
+	sed -e 's/^  name: web$/  name: web-side/' -e 's/podLabels: {tier: web}/&\n    containers: ["side"]/' "$T/policy.yaml"
+} >"$T/policy-two.yaml"
+POLICY=$T/policy-two.yaml start_agent p5 -- --pods-file "$T/pods5.json" --checkpoint "$T/ck-dry5.json" --dry-run || exit 1
+check "two policies on one pod: 4 containers tracked" "$T/p5.log" wait_for 5 '[ "$(metric podtuner_agent_containers)" = 4 ]'
+sleep 1
+s0=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t0=$(metric podtuner_agent_ticks_total)
+sleep 3
+s1=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t1=$(metric podtuner_agent_ticks_total)
+check "web-1 every tick, the others every 1 s: $((s1 - s0)) pages in $((t1 - t0)) ticks (7 per 5)" "$T/p5.log" \
+	test $((5 * (s1 - s0))) -ge $((11 * (t1 - t0) / 2)) -a $((5 * (s1 - s0))) -le $((17 * (t1 - t0) / 2))
+kill9
+
 # A sanitized build reports into the agents' logs (and exits non-zero).
 check "no sanitizer report in any agent log" "" eval '! grep -l "Sanitizer\|runtime error:" "$T"/*.log'
 
