@@ -102,9 +102,9 @@ void fileio_dirname(const char *path, char *out, size_t n)
 enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 				 struct pt_error *e)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
+	char tmp[PATH_MAX];
 	enum pt_code rc = PT_OK;
-	int fd = -1, dfd = -1;
+	int fd = -1;
 	bool linked = false;
 
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
@@ -136,16 +136,26 @@ enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len,
 	}
 	linked = false;
 	/* The rename is durable only once the directory is synced. */
-	fileio_dirname(path, dir, sizeof dir);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		rc = pt_error_sys(e, errno, "cannot fsync directory '%s'", dir);
+	rc = fileio_fsync_dir(path, e);
 out:
 	if (fd >= 0)
 		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 	if (linked)
 		unlink(tmp);
+	return rc;
+}
+
+enum pt_code fileio_fsync_dir(const char *path, struct pt_error *e)
+{
+	char dir[PATH_MAX];
+	enum pt_code rc = PT_OK;
+	int fd;
+
+	fileio_dirname(path, dir, sizeof dir);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		rc = pt_error_sys(e, errno, "cannot fsync directory '%s'", dir);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }

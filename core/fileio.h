@@ -22,6 +22,10 @@ enum pt_code fileio_read(const char *path, size_t max, struct buf *out, struct p
 enum pt_code fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 				 struct pt_error *e) PT_WUR;
 
+/* fsync the directory that holds path, so that a rename or link into it
+ * (or an unlink) survives a power cut. */
+enum pt_code fileio_fsync_dir(const char *path, struct pt_error *e) PT_WUR;
+
 /* The directory part of path into out (n bytes): "." when path has no
  * slash, "/" for a file in the root. */
 void fileio_dirname(const char *path, char *out, size_t n);

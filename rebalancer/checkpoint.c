@@ -6,15 +6,14 @@
 #include "checkpoint.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/fileio.h"
 #include "../core/json.h"
 
 void checkpoint_init(struct checkpoint *cp)
@@ -501,172 +500,44 @@ out:
 
 /* ---- files -------------------------------------------------------------- */
 
-/* The directory part of path ("." when there is none). */
-static void dir_of(const char *path, char *out, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(out, len, ".");
-	else if (slash == path)
-		snprintf(out, len, "/");
-	else
-		snprintf(out, len, "%.*s", (int)(slash - path), path);
-}
-
-static enum pt_code fsync_dir(const char *path, struct pt_error *e)
-{
-	char dir[PATH_MAX];
-	int fd, err;
-
-	dir_of(path, dir, sizeof dir);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		err = errno;
-		return pt_error_sys(e, err, "cannot open directory '%s'", dir);
-	}
-	if (fsync(fd) != 0) {
-		err = errno;
-		close(fd);
-		return pt_error_sys(e, err, "cannot fsync directory '%s'", dir);
-	}
-	close(fd);
-	return PT_OK;
-}
-
 enum pt_code checkpoint_save(const struct checkpoint *cp, const char *path, int64_t now_ms, struct pt_error *e)
 {
-	char tmp[PATH_MAX];
 	struct buf b;
 	enum pt_code rc;
-	size_t off = 0;
-	int fd = -1, err;
 
+	if (!path || !*path)
+		return pt_error_set(e, PT_INVALID, "empty checkpoint path");
 	buf_init(&b, CHECKPOINT_FILE_MAX);
-	if (!path || !*path) {
-		rc = pt_error_set(e, PT_INVALID, "empty checkpoint path");
-		goto out;
-	}
-	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-		rc = pt_error_set(e, PT_LIMIT, "checkpoint path '%.80s...' is too long", path);
-		goto out;
-	}
+	/* A temporary file next to path, fsync'd, renamed over it, and the
+	 * directory fsync'd: readers see the old or the new checkpoint, and
+	 * the rename survives a power cut. */
 	rc = checkpoint_encode(cp, now_ms, &b, e);
-	if (rc)
-		goto out;
-	/* The temp file lives next to path: rename is atomic only within one
-	 * file system. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		err = errno;
-		rc = pt_error_sys(e, err, "cannot create '%s'", tmp);
-		goto out;
-	}
-	while (off < b.len) {
-		ssize_t n = write(fd, b.data + off, b.len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			rc = pt_error_sys(e, err, "cannot write '%s'", tmp);
-			goto out_unlink;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0) {
-		err = errno;
-		rc = pt_error_sys(e, err, "cannot fsync '%s'", tmp);
-		goto out_unlink;
-	}
-	err = close(fd) != 0 ? errno : 0;
-	fd = -1;
-	if (err) {
-		rc = pt_error_sys(e, err, "cannot close '%s'", tmp);
-		goto out_unlink;
-	}
-	if (rename(tmp, path) != 0) {
-		err = errno;
-		rc = pt_error_sys(e, err, "cannot rename '%s' to '%s'", tmp, path);
-		goto out_unlink;
-	}
-	/* Without this the rename itself may not survive a power cut. */
-	rc = fsync_dir(path, e);
-	goto out;
-out_unlink:
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-	unlink(tmp);
-out:
-	if (fd >= 0)
-		close(fd);
+	if (!rc)
+		rc = fileio_write_atomic(path, b.data, b.len, 0600, e);
 	buf_release(&b);
 	return rc;
 }
 
 enum pt_code checkpoint_load(struct checkpoint *cp, const char *path, struct pt_error *e)
 {
-	struct stat st;
-	char *data = NULL;
-	enum pt_code rc = PT_OK;
-	size_t off = 0;
-	int fd, err;
+	struct buf b;
+	enum pt_code rc;
 
 	if (!path || !*path)
 		return pt_error_set(e, PT_INVALID, "empty checkpoint path");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = errno;
-		if (err == ENOENT) {
-			/* The first start: nothing was ever changed. */
-			checkpoint_release(cp);
-			return PT_OK;
-		}
-		return pt_error_sys(e, err, "cannot open checkpoint '%s'", path);
-	}
-	if (fstat(fd, &st) != 0) {
-		err = errno;
-		rc = pt_error_sys(e, err, "cannot stat checkpoint '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = pt_error_set(e, PT_INVALID, "checkpoint '%s' is not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > (off_t)CHECKPOINT_FILE_MAX) {
-		rc = pt_error_set(e, PT_LIMIT, "checkpoint '%s' is larger than %u bytes", path, CHECKPOINT_FILE_MAX);
-		goto out;
-	}
-	data = malloc((size_t)st.st_size + 1);
-	if (!data) {
-		rc = pt_error_set(e, PT_NOMEM, "cannot read checkpoint '%s': out of memory", path);
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + off, (size_t)st.st_size - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			rc = pt_error_sys(e, err, "cannot read checkpoint '%s'", path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	rc = checkpoint_decode(cp, data, off, e);
-	if (rc && e) {
+	buf_init(&b, CHECKPOINT_FILE_MAX + 1);
+	rc = fileio_read(path, CHECKPOINT_FILE_MAX, &b, e);
+	if (rc == PT_NOTFOUND) {
+		/* The first start: nothing was ever changed. */
+		checkpoint_release(cp);
+		rc = PT_OK;
+	} else if (rc == PT_OK && (rc = checkpoint_decode(cp, b.data, b.len, e)) && e) {
 		char msg[sizeof e->msg];
 
 		snprintf(msg, sizeof msg, "%s", e->msg);
 		pt_error_set(e, rc, "checkpoint '%s': %s", path, msg);
 	}
-out:
-	free(data);
-	close(fd);
+	buf_release(&b);
 	return rc;
 }
 
@@ -693,7 +564,7 @@ enum pt_code checkpoint_quarantine(const char *path, int64_t now_s, char *moved,
 			}
 			if (moved && len)
 				snprintf(moved, len, "%s", to);
-			return fsync_dir(path, e);
+			return fileio_fsync_dir(path, e);
 		}
 		err = errno;
 		if (err != EEXIST)
