@@ -68,15 +68,7 @@ wait_for 10 '[ -s "$T/metrics.port" ]' || { echo "the metrics server did not sta
 read -r CTL_PORT METRICS_PORT <"$T/metrics.port"
 mode() { curl -sf "http://127.0.0.1:$CTL_PORT/mode?pod=$1&m=$2" >/dev/null; }
 
-# The fake apiserver's certificate, made with the openssl CLI.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout "$T/ca.key" \
-	-out "$T/ca.crt" -subj "/CN=fake-apiserver-ca" -addext "basicConstraints=critical,CA:TRUE" \
-	-addext "keyUsage=critical,keyCertSign" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/api.key" -out "$T/api.csr" \
-	-subj "/CN=kube-apiserver" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$T/api.ext"
-openssl x509 -req -in "$T/api.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
-	-extfile "$T/api.ext" -out "$T/api.crt" 2>/dev/null
+fake_api_cert || { echo "cannot make the fake apiserver's certificate" >&2; exit 1; }
 TOKEN=agent-test-$$
 $PY "$HERE/fake_apiserver.py" --cert "$T/api.crt" --key "$T/api.key" --token "$TOKEN" \
 	--port-file "$T/api.port" --log "$T/api.log" --state "$T/state.json" --bookmark-interval 1 \
@@ -84,7 +76,7 @@ $PY "$HERE/fake_apiserver.py" --cert "$T/api.crt" --key "$T/api.key" --token "$T
 PIDS="$PIDS $!"
 wait_for 10 '[ -s "$T/api.port" ]' || { echo "the fake apiserver did not start" >&2; cat "$T/api.stderr"; exit 1; }
 API=https://127.0.0.1:$(cat "$T/api.port")
-api() { curl -sf --cacert "$T/ca.crt" -H "Authorization: Bearer $TOKEN" "$@"; }
+api() { curl -sf --cacert "$T/api-ca.crt" -H "Authorization: Bearer $TOKEN" "$@"; }
 cat >"$T/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -96,7 +88,7 @@ clusters:
 - name: fake
   cluster:
     server: $API
-    certificate-authority-data: $(base64 -w0 "$T/ca.crt")
+    certificate-authority-data: $(base64 -w0 "$T/api-ca.crt")
 users:
 - name: agent
   user: {token: $TOKEN}
@@ -168,6 +160,12 @@ kill9() { kill -9 "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; }
 metrics() { curl -sf "http://127.0.0.1:$MPORT/metrics"; }
 has_metric() { metrics | grep -qF -- "$1"; }
 metric() { metrics | awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print "none" }'; }
+pages_in() { # SECS: "PAGES TICKS", the pages scraped and the ticks run in SECS seconds
+	local s0 t0
+	s0=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t0=$(metric podtuner_agent_ticks_total)
+	sleep "$1"
+	echo "$(($(metric 'podtuner_agent_scrapes_total{result="ok"}') - s0)) $(($(metric podtuner_agent_ticks_total) - t0))"
+}
 ckpt() { # field of pod I's cpu.weight entry (its slice), or of its container's FILE
 	local key
 	if [ "${3:-cpu.weight}" = cpu.weight ]; then
@@ -403,11 +401,9 @@ kill9
 sed 's/timeout: 300ms}/timeout: 300ms, interval: 1s}/' "$T/policy.yaml" >"$T/policy-1s.yaml"
 POLICY=$T/policy-1s.yaml start_agent p3 -- --pods-file "$T/pods.json" --checkpoint "$T/ck-dry3.json" --dry-run || exit 1
 check "scrape every 1 s: would rebalance (dry run)" "$T/p3.log" wait_for 10 'grep -q "would rebalance (dry run)" "$T/p3.log"'
-s0=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t0=$(metric podtuner_agent_ticks_total)
-sleep 3
-s1=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t1=$(metric podtuner_agent_ticks_total)
-check "scrape every 1 s: $((s1 - s0)) pages in $((t1 - t0)) ticks of 3 pods (a fifth: 3 per 5 ticks)" "$T/p3.log" \
-	test $((5 * (s1 - s0))) -ge $((2 * (t1 - t0))) -a $((5 * (s1 - s0))) -le $((4 * (t1 - t0)))
+read -r pages ticks <<<"$(pages_in 3)"
+check "scrape every 1 s: $pages pages in $ticks ticks of 3 pods (a fifth: 3 per 5 ticks)" "$T/p3.log" \
+	test $((5 * pages)) -ge $((2 * ticks)) -a $((5 * pages)) -le $((4 * ticks))
 # A reload to every 100 ms, below the 200 ms tick: scraped every tick, said once.
 sed 's/timeout: 300ms}/timeout: 300ms, interval: 100ms}/' "$T/policy.yaml" >"$T/policy-1s.tmp"
 mv "$T/policy-1s.tmp" "$T/policy-1s.yaml"
@@ -418,11 +414,9 @@ sed 's/timeout: 300ms}/timeout: 300ms, interval: 400ms}/' "$T/policy.yaml" >"$T/
 mv "$T/policy-1s.tmp" "$T/policy-1s.yaml"
 check "scrape interval changed: reloaded" "$T/p3.log" wait_for 10 '[ "$(grep -c "policies reloaded" "$T/p3.log")" = 2 ]'
 sleep 0.5
-s0=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t0=$(metric podtuner_agent_ticks_total)
-sleep 3
-s1=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t1=$(metric podtuner_agent_ticks_total)
-check "scrape every 400 ms after the reload: $((s1 - s0)) pages in $((t1 - t0)) ticks (3 per 2 ticks)" "$T/p3.log" \
-	test $((5 * (s1 - s0))) -ge $((6 * (t1 - t0))) -a $((5 * (s1 - s0))) -le $((9 * (t1 - t0)))
+read -r pages ticks <<<"$(pages_in 3)"
+check "scrape every 400 ms after the reload: $pages pages in $ticks ticks (3 per 2 ticks)" "$T/p3.log" \
+	test $((5 * pages)) -ge $((6 * ticks)) -a $((5 * pages)) -le $((9 * ticks))
 kill9
 
 # A pod that stops being scraped (its IP gone from the pods file): its
@@ -512,11 +506,9 @@ EOF
 POLICY=$T/policy-two.yaml start_agent p5 -- --pods-file "$T/pods5.json" --checkpoint "$T/ck-dry5.json" --dry-run || exit 1
 check "two policies on one pod: 4 containers tracked" "$T/p5.log" wait_for 5 '[ "$(metric podtuner_agent_containers)" = 4 ]'
 sleep 1
-s0=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t0=$(metric podtuner_agent_ticks_total)
-sleep 3
-s1=$(metric 'podtuner_agent_scrapes_total{result="ok"}') t1=$(metric podtuner_agent_ticks_total)
-check "web-1 every tick, the others every 1 s: $((s1 - s0)) pages in $((t1 - t0)) ticks (7 per 5)" "$T/p5.log" \
-	test $((5 * (s1 - s0))) -ge $((11 * (t1 - t0) / 2)) -a $((5 * (s1 - s0))) -le $((17 * (t1 - t0) / 2))
+read -r pages ticks <<<"$(pages_in 3)"
+check "web-1 every tick, the others every 1 s: $pages pages in $ticks ticks (7 per 5)" "$T/p5.log" \
+	test $((5 * pages)) -ge $((11 * ticks / 2)) -a $((5 * pages)) -le $((17 * ticks / 2))
 kill9
 
 # A sanitized build reports into the agents' logs (and exits non-zero).

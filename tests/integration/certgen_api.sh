@@ -53,16 +53,7 @@ for tool in openssl curl; do
 done
 $PY -c 'import jsonpatch' 2>/dev/null || { echo "python3-jsonpatch is required (make deps)" >&2; exit 1; }
 
-# The fake's own serving certificate, made with the openssl CLI so it does
-# not depend on the code under test.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-keyout "$T/api-ca.key" -out "$T/api-ca.crt" -subj "/CN=fake-apiserver-ca" \
-	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/api.key" \
-	-out "$T/api.csr" -subj "/CN=kube-apiserver" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$T/api.ext"
-openssl x509 -req -in "$T/api.csr" -CA "$T/api-ca.crt" -CAkey "$T/api-ca.key" -CAcreateserial \
-	-days 2 -extfile "$T/api.ext" -out "$T/api.crt" 2>/dev/null
+fake_api_cert || { echo "cannot make the fake apiserver's certificate" >&2; exit 1; }
 
 # Starting objects: webhook 0 has a stale caBundle, webhook 1 none at all.
 webhook_config() { # name

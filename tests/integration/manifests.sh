@@ -111,15 +111,7 @@ done
 [ "$n" -ge 5 ] && ok "$n broken fixtures" || bad "only $n broken fixtures"
 
 # --- the certgen Job against the fake apiserver ------------------------------
-# The fake's serving certificate, made with the openssl CLI.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-	-keyout "$T/api-ca.key" -out "$T/api-ca.crt" -subj "/CN=fake-apiserver-ca" \
-	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/api.key" \
-	-out "$T/api.csr" -subj "/CN=kube-apiserver" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$T/api.ext"
-openssl x509 -req -in "$T/api.csr" -CA "$T/api-ca.crt" -CAkey "$T/api-ca.key" -CAcreateserial \
-	-days 2 -extfile "$T/api.ext" -out "$T/api.crt" 2>/dev/null
+fake_api_cert || { echo "cannot make the fake apiserver's certificate" >&2; exit 1; }
 
 # The fake starts with what `kubectl apply -k` would have created before the
 # Job runs: the rendered webhook configuration (no caBundle yet).
